@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make run` and `make test`. Both are idempotent.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+QA     := $(VENV)/bin/qa
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install index run test lint bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first: 2.13.0 is the CPU build here; a bare `torch` would pull CUDA packages.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	@$(QA) index corpus --index index
+
+run: index
+	@$(QA) ask "who denied cooperation in the Palestine Street strike?" --index index
+
+test: install
+	@$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check qa ui tests bench
+	$(VENV)/bin/ruff format --check qa ui tests bench
+
+clean:
+	rm -rf index .pytest_cache
