@@ -1,0 +1,52 @@
+"""qa: offline question answering over news archives, with exact cited passages.
+
+The public API is small and imported lazily, so `import qa` (and `qa --help`) stays instant.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "build_index": "qa.indexer",
+    "load_corpus": "qa.corpus",
+    "Article": "qa.records",
+    "Chunk": "qa.records",
+    "BuildReport": "qa.records",
+    "Skipped": "qa.records",
+    "QAError": "qa.errors",
+    "IndexNotFoundError": "qa.errors",
+    "IndexMismatchError": "qa.errors",
+    "IndexCorruptError": "qa.errors",
+    "IndexBusyError": "qa.errors",
+    "CorpusNotFoundError": "qa.errors",
+    "ModelError": "qa.errors",
+    "QuestionError": "qa.errors",
+    "SettingsError": "qa.errors",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from qa.corpus import load_corpus
+    from qa.errors import (
+        CorpusNotFoundError,
+        IndexBusyError,
+        IndexCorruptError,
+        IndexMismatchError,
+        IndexNotFoundError,
+        ModelError,
+        QAError,
+        QuestionError,
+        SettingsError,
+    )
+    from qa.indexer import build_index
+    from qa.records import Article, BuildReport, Chunk, Skipped
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

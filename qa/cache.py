@@ -1,0 +1,62 @@
+"""Embedding cache: vectors keyed by (model weights + backend, chunk text hash), in SQLite.
+
+Text that was embedded once is never embedded again, across builds and generations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    model_key TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model_key, text_hash)
+) WITHOUT ROWID;
+"""
+_BATCH = 500
+
+
+class EmbeddingCache:
+    """A SQLite file of float32 vectors; each commit is durable, so a killed build keeps work."""
+
+    def __init__(self, path: Path, model_key: str, dimension: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._key = model_key
+        self._dim = dimension
+
+    def get_many(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, np.ndarray] = {}
+        for begin in range(0, len(wanted), _BATCH):
+            part = wanted[begin : begin + _BATCH]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                "SELECT text_hash, vector FROM vectors "
+                f"WHERE model_key=? AND text_hash IN ({marks})",
+                [self._key, *part],
+            )
+            for text_hash, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (self._dim,):
+                    found[text_hash] = vec
+        return found
+
+    def put_many(self, hashes: list[str], vectors: np.ndarray) -> None:
+        rows = [
+            (self._key, h, np.asarray(v, dtype=np.float32).tobytes())
+            for h, v in zip(hashes, vectors)
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,277 @@
+"""Loading articles from a folder or file: .txt, .md, .html/.htm, .json and .jsonl.
+
+Bad input never stops a load: each unreadable file (or JSON line) becomes a ``Skipped`` entry that
+names the file, the line and the reason, and loading continues with the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.cleaning import clean_text, normalize_whitespace
+from qa.errors import CorpusNotFoundError
+from qa.metadata import (
+    guess_published,
+    guess_source,
+    guess_title,
+    parse_date,
+    split_front_matter,
+)
+from qa.records import Article, Skipped
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+JSON_SUFFIXES = (".json", ".jsonl")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSON_SUFFIXES
+DEFAULT_MAX_FILE_MB = 20.0
+_JSON_FIELDS = {
+    "title": ("title", "headline"),
+    "source": ("source", "outlet", "publisher", "site_name", "sitename"),
+    "published": ("published_at", "published", "date", "pubdate"),
+    "url": ("url", "link"),
+    "author": ("author", "authors", "byline"),
+}
+_BODY_FIELDS = ("body", "text", "content")
+
+
+class _Bad(Exception):
+    """One input that cannot become an article; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Articles that loaded, and inputs that did not (with reasons)."""
+
+    articles: tuple[Article, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> LoadResult:
+    """Load every supported article under ``path`` (a folder, recursively, or one file).
+
+    Args:
+        path: Folder or file.
+        max_file_mb: Size limit for one article file; .json/.jsonl collections may be 10x larger.
+
+    Returns:
+        The articles in a stable order (by path, then position) and the skipped inputs.
+
+    Raises:
+        CorpusNotFoundError: ``path`` does not exist.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise CorpusNotFoundError(f"corpus not found: {root} (give a folder or an article file)")
+    files = [root] if root.is_file() else _walk(root)
+    base = root.parent if root.is_file() else root
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        rel = file.relative_to(base).as_posix()
+        for item in _load_file(file, rel, max_file_mb):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            elif item.id in seen:
+                skipped.append(
+                    Skipped(rel, f"duplicate article id {item.id!r} (first in {seen[item.id]})")
+                )
+            else:
+                seen[item.id] = rel
+                articles.append(item)
+    return LoadResult(tuple(articles), tuple(skipped))
+
+
+def _walk(root: Path) -> list[Path]:
+    """All files under root, sorted, skipping hidden files and folders."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.is_file() or p.is_symlink():
+            out.append(p)
+    return out
+
+
+def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(
+            rel,
+            f"unsupported file type {suffix or '(none)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+        )
+        return
+    limit = max_file_mb * (10 if suffix in JSON_SUFFIXES else 1)
+    try:
+        size = file.stat().st_size
+        if size > limit * 1_000_000:
+            raise _Bad(
+                f"file is {size / 1e6:.1f} MB, over the {limit:g} MB limit; "
+                "split it or raise the limit (--max-file-mb)"
+            )
+        if suffix == ".jsonl":
+            yield from _load_jsonl(file, rel, max_file_mb)
+            return
+        text = _decode(file.read_bytes())
+        if suffix == ".json":
+            yield from _load_json(text, rel)
+        elif suffix in HTML_SUFFIXES:
+            yield _from_html(text, rel)
+        else:
+            yield _from_text(text, rel)
+    except _Bad as exc:
+        yield Skipped(rel, str(exc))
+    except OSError as exc:
+        yield Skipped(rel, f"cannot read file: {exc.strerror or exc}")
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise _Bad("binary data (NUL bytes), not a text article")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Bad(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _article_id(rel: str) -> str:
+    return rel.rsplit(".", 1)[0] if "." in Path(rel).name else rel
+
+
+def _make(article_id: str, raw: str, meta: dict[str, Any], rel: str, *, guess: bool) -> Article:
+    """Clean the text and fill metadata: explicit values first, then (if allowed) heuristics."""
+    text = clean_text(raw)
+    if not text:
+        raise _Bad("no article text after cleaning (empty, whitespace or page furniture only)")
+    head = normalize_whitespace(raw)
+    title, source, url, author = (meta.get(k) for k in ("title", "source", "url", "author"))
+    published = parse_date(meta.get("published"))
+    date_text = None
+    if guess:
+        title = title or guess_title(head)
+        source = source or guess_source(head)
+        if published is None:
+            published, date_text = guess_published(head)
+    return Article(
+        id=article_id,
+        text=text,
+        title=title or None,
+        source=source or None,
+        published=published,
+        url=url or None,
+        author=author or None,
+        path=rel,
+        date_text=date_text,
+        sha256=text_sha256(text),
+    )
+
+
+def _from_text(text: str, rel: str) -> Article:
+    fields, body = split_front_matter(text)
+    meta = {key: _first(fields, names) for key, names in _JSON_FIELDS.items()}
+    if meta["title"] is None and rel.endswith((".md", ".markdown")):
+        for line in body.splitlines():
+            if line.startswith("# "):
+                meta["title"] = line[2:].strip()
+                break
+    return _make(fields.get("id") or _article_id(rel), body, meta, rel, guess=True)
+
+
+def _from_html(html: str, rel: str) -> Article:
+    import trafilatura  # heavy import, only when an HTML file shows up
+
+    try:
+        doc = trafilatura.bare_extraction(html, include_comments=False, with_metadata=True)
+    except Exception as exc:  # lxml/trafilatura raise many types on hostile markup
+        raise _Bad(f"cannot extract the main text from HTML: {type(exc).__name__}: {exc}") from None
+    data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
+    body = data.get("text") or ""
+    if not body.strip():
+        raise _Bad("HTML page has no main text")
+    meta = {
+        "title": data.get("title"),
+        "source": data.get("sitename"),
+        "published": data.get("date"),
+        "url": data.get("url"),
+        "author": data.get("author"),
+    }
+    return _make(_article_id(rel), body, meta, rel, guess=True)
+
+
+def _first(fields: dict[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        if fields.get(name) not in (None, ""):
+            return fields[name]
+    return None
+
+
+def _from_record(record: Any, rel: str, default_id: str) -> Article:
+    if not isinstance(record, dict):
+        raise _Bad(f"expected a JSON object, got {type(record).__name__}")
+    body_field = next((f for f in _BODY_FIELDS if f in record), None)
+    if body_field is None:
+        raise _Bad(f"missing article text: give one of the fields {', '.join(_BODY_FIELDS)}")
+    body = record[body_field]
+    if not isinstance(body, str):
+        raise _Bad(f"field {body_field!r} must be a string, got {type(body).__name__}")
+    meta: dict[str, Any] = {}
+    for key, names in _JSON_FIELDS.items():
+        value = _first(record, names)
+        if key == "author" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)
+        if value is not None and not isinstance(value, str):
+            raise _Bad(f"field {key!r} must be a string, got {type(value).__name__}")
+        meta[key] = value.strip() if isinstance(value, str) else None
+    raw_id = record.get("id")
+    if raw_id is not None and not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
+        raise _Bad(f"field 'id' must be a string or integer, got {type(raw_id).__name__}")
+    article_id = str(raw_id).strip() if raw_id not in (None, "") else default_id
+    if not article_id:
+        raise _Bad("field 'id' is empty")
+    return _make(article_id, body, meta, rel, guess=False)
+
+
+def _load_json(text: str, rel: str) -> Iterator[Article | Skipped]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Bad(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if isinstance(data, dict):
+        yield _from_record(data, rel, _article_id(rel))
+        return
+    if not isinstance(data, list):
+        raise _Bad(f"expected a JSON object or a list of objects, got {type(data).__name__}")
+    for n, record in enumerate(data):
+        try:
+            yield _from_record(record, rel, f"{_article_id(rel)}#{n}")
+        except _Bad as exc:
+            yield Skipped(rel, f"item {n}: {exc}")
+
+
+def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+    with file.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                if len(raw) > max_file_mb * 1_000_000:
+                    raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
+                record = json.loads(_decode(raw))
+                yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}")
+            except json.JSONDecodeError as exc:
+                yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
+            except _Bad as exc:
+                yield Skipped(rel, str(exc), lineno)

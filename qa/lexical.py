@@ -1,0 +1,88 @@
+"""BM25 over chunks (bm25s): English stop words and Snowball stemming; saved as plain files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.records import Article
+
+_LOCK = threading.Lock()
+_STEMMER: Any = None
+
+
+def _stemmer() -> Any:
+    global _STEMMER
+    with _LOCK:
+        if _STEMMER is None:
+            import Stemmer
+
+            _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens, one list per text."""
+    import bm25s
+
+    out = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(tokens) for tokens in out]
+
+
+def _date_words(iso: str | None) -> str:
+    if not iso:
+        return ""
+    import datetime as dt
+
+    day = dt.date.fromisoformat(iso)
+    return f"{day:%B} {day.day} {day.year} {iso}"
+
+
+def lexical_text(article: Article, text: str) -> str:
+    """What BM25 sees for a chunk: the article's title, outlet and date, then the chunk text.
+
+    News questions name outlets, dates and headlines; indexing them with every chunk lets a
+    lexical match on them reach the chunks that hold the facts.
+    """
+    head = [article.title or "", article.source or "", _date_words(article.published)]
+    return "\n".join([part for part in head if part] + [text])
+
+
+class LexicalIndex:
+    """A BM25 index whose rows are chunk rows of the store."""
+
+    def __init__(self, bm25: Any) -> None:
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index(tokenize(texts), show_progress=False)
+        return cls(bm25)
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), corpus=None, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), load_corpus=False, allow_pickle=False))
+
+    @property
+    def size(self) -> int:
+        return int(self._bm25.scores["num_docs"])
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row for ``query`` (zeros when no query term is in the index)."""
+        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

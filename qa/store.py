@@ -1,0 +1,313 @@
+"""The index folder: immutable generations switched atomically, described by a manifest.
+
+Layout of ``index/``::
+
+    CURRENT                 name of the live generation (replaced atomically)
+    gen-<time>-<id>/        manifest.json, meta.sqlite, vectors.faiss, bm25/
+    cache/embeddings.sqlite vectors by model and text hash (see qa.cache)
+    .lock                   held by the one running build
+
+A build writes a new generation in a hidden folder, renames it into place and only then replaces
+CURRENT, so killing it at any instant leaves the previous generation complete and live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.lexical import LexicalIndex
+from qa.records import Article, Chunk
+from qa.vectors import VectorIndex
+
+SCHEMA_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_BUILDING_PREFIX = ".building-"
+_ARTICLE_FIELDS = (
+    "id",
+    "title",
+    "source",
+    "published",
+    "url",
+    "author",
+    "path",
+    "date_text",
+    "sha256",
+)
+_SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT, source TEXT, published TEXT, url TEXT, author TEXT,
+    path TEXT, date_text TEXT, sha256 TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
+    start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, text_hash TEXT NOT NULL
+);
+CREATE INDEX chunks_article ON chunks(article_id);
+"""
+
+
+def cache_path(index_dir: str | Path) -> Path:
+    return Path(index_dir) / "cache" / "embeddings.sqlite"
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: str | Path) -> Iterator[None]:
+    """Hold the index's build lock; a second concurrent build fails fast with IndexBusyError."""
+    folder = Path(index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                f"another `qa index` is building {folder}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def current_generation(index_dir: str | Path) -> Path | None:
+    """Folder of the live generation, or None when no index was ever completed here."""
+    folder = Path(index_dir)
+    try:
+        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {folder / CURRENT}: {exc}") from exc
+    path = folder / name
+    if not name.startswith("gen-") or not path.is_dir():
+        raise IndexCorruptError(
+            f"{folder / CURRENT} names {name!r}, which is missing; rebuild with `qa index`"
+        )
+    return path
+
+
+def read_manifest(generation: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"cannot read {generation / MANIFEST}: {exc}") from exc
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"index {generation.parent} has schema version {manifest.get('schema_version')}, "
+            f"this qa reads {SCHEMA_VERSION}; rebuild it with `qa index CORPUS --index "
+            f"{generation.parent}`"
+        )
+    return manifest
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for file in path.rglob("*"):
+        if file.is_file():
+            with file.open("rb") as fh:
+                os.fsync(fh.fileno())
+    for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
+        _fsync_dir(folder)
+
+
+def write_generation(
+    index_dir: str | Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    lexical_texts: list[str],
+    manifest: dict[str, Any],
+) -> str:
+    """Write a complete generation and make it live atomically; returns its name.
+
+    Call under ``build_lock``. Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``.
+    """
+    folder = Path(index_dir)
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    tmp = folder / f"{_BUILDING_PREFIX}{name}"
+    tmp.mkdir(parents=True)
+    _write_sqlite(tmp / "meta.sqlite", articles, chunks)
+    VectorIndex.build(vectors, manifest["model"]["dimension"]).save(tmp / "vectors.faiss")
+    LexicalIndex.build(lexical_texts).save(tmp / "bm25")
+    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "generation": name}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _fsync_tree(tmp)
+    try:
+        previous = current_generation(folder)
+    except IndexCorruptError:
+        previous = None
+    os.rename(tmp, folder / name)
+    pointer = folder / f"{CURRENT}.tmp"
+    with pointer.open("w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(pointer, folder / CURRENT)  # the atomic switch
+    _fsync_dir(folder)
+    _collect_garbage(folder, keep={name, previous.name if previous else name})
+    return name
+
+
+def _write_sqlite(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+        db.executemany(
+            f"INSERT INTO articles ({', '.join(_ARTICLE_FIELDS)}, text) VALUES "
+            f"({', '.join('?' * (len(_ARTICLE_FIELDS) + 1))})",
+            [tuple(getattr(a, f) for f in _ARTICLE_FIELDS) + (a.text,) for a in articles],
+        )
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, c.id, c.article_id, c.start, c.end, c.text_hash) for i, c in enumerate(chunks)],
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def _collect_garbage(folder: Path, keep: set[str]) -> None:
+    """Remove unfinished builds and generations older than the previous one."""
+    for path in folder.iterdir():
+        stale_build = path.name.startswith(_BUILDING_PREFIX)
+        old_gen = path.name.startswith("gen-") and path.name not in keep
+        if path.is_dir() and (stale_build or old_gen):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_stale_builds(index_dir: str | Path) -> None:
+    """Drop folders left by killed builds; call under ``build_lock``."""
+    folder = Path(index_dir)
+    if folder.is_dir():
+        for path in folder.glob(f"{_BUILDING_PREFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk row joined with its article's metadata."""
+
+    row: int
+    id: str
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+class Generation:
+    """A read-only view of one generation: manifest, articles, chunks, vectors and BM25."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.manifest = read_manifest(path)
+        try:
+            uri = f"file:{path / 'meta.sqlite'}?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.vectors = VectorIndex.load(path / "vectors.faiss")
+            self.lexical = LexicalIndex.load(path / "bm25")
+        except Exception as exc:
+            raise IndexCorruptError(f"cannot open index generation {path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self.chunk_count = int(self._one("SELECT COUNT(*) FROM chunks")[0])
+        if self.vectors.size != self.chunk_count or self.lexical.size != self.chunk_count:
+            raise IndexCorruptError(
+                f"index generation {path} is inconsistent ({self.chunk_count} chunks, "
+                f"{self.vectors.size} vectors, {self.lexical.size} BM25 rows); rebuild with "
+                "`qa index`"
+            )
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._one(
+            f"SELECT {', '.join(_ARTICLE_FIELDS)}, text FROM articles WHERE id=?", (article_id,)
+        )
+        if row is None:
+            return None
+        return Article(**dict(zip(_ARTICLE_FIELDS, row[:-1])), text=row[-1])
+
+    def article_rows(self) -> list[dict[str, Any]]:
+        """Metadata of every article (no text), ordered by id."""
+        rows = self._all(f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles ORDER BY id")
+        return [dict(zip(_ARTICLE_FIELDS, r)) for r in rows]
+
+    def chunks_of(self, article_id: str) -> list[StoredChunk]:
+        return self._chunks("c.article_id=? ORDER BY c.row", (article_id,))
+
+    def chunks_at(self, rows: list[int]) -> list[StoredChunk]:
+        """Chunks at the given rows, in the same order (unknown rows are left out)."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {c.row: c for c in self._chunks(f"c.row IN ({marks})", tuple(rows))}
+        return [found[r] for r in rows if r in found]
+
+    def _chunks(self, where: str, args: tuple[Any, ...]) -> list[StoredChunk]:
+        sql = (
+            "SELECT c.row, c.id, c.article_id, c.start_char, c.end_char, "
+            "substr(a.text, c.start_char + 1, c.end_char - c.start_char) "
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+        )
+        return [StoredChunk(*r) for r in self._all(sql, args)]
+
+    def chunk_hashes(self) -> dict[str, list[tuple[int, int, str, str]]]:
+        """Per article: (start, end, chunk id, text hash) of its chunks, in order."""
+        out: dict[str, list[tuple[int, int, str, str]]] = {}
+        rows = self._all(
+            "SELECT article_id, start_char, end_char, id, text_hash FROM chunks ORDER BY row"
+        )
+        for article_id, start, end, cid, text_hash in rows:
+            out.setdefault(article_id, []).append((start, end, cid, text_hash))
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_generation(index_dir: str | Path) -> Generation:
+    """Open the live generation of ``index_dir``.
+
+    Raises:
+        IndexNotFoundError: nothing was ever built there.
+        IndexCorruptError: the folder exists but cannot be read.
+    """
+    path = current_generation(index_dir)
+    if path is None:
+        raise IndexNotFoundError(
+            f"no index at {index_dir}; build one with `qa index CORPUS --index {index_dir}`"
+        )
+    return Generation(path)
