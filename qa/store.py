@@ -311,3 +311,18 @@ def open_generation(index_dir: str | Path) -> Generation:
             f"no index at {index_dir}; build one with `qa index CORPUS --index {index_dir}`"
         )
     return Generation(path)
+
+
+def check_model(generation: Generation, *, name: str, weights_sha256: str, backend: str) -> None:
+    """Raise IndexMismatchError unless the generation was built with this model and backend."""
+    built = generation.manifest.get("model", {})
+    if built.get("weights_sha256") == weights_sha256 and built.get("backend") == backend:
+        return
+    index_dir = generation.path.parent
+    raise IndexMismatchError(
+        f"index {index_dir} was built with model {built.get('name')!r} "
+        f"(weights {str(built.get('weights_sha256'))[:12]}, backend {built.get('backend')}), "
+        f"but {name!r} (weights {weights_sha256[:12]}, backend {backend}) is configured; "
+        f"rebuild with `qa index CORPUS --index {index_dir} --model {name}` "
+        "or open it with the model it was built with"
+    )

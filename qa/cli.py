@@ -1,0 +1,181 @@
+"""The `qa` command line: index, ask, eval. Uses only the public API; heavy imports are lazy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_INDEX = "index"
+_MAX_SKIPPED_SHOWN = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa",
+        description="Offline question answering over news archives, with exact cited passages.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or incrementally update the index of a corpus")
+    p.add_argument("corpus", nargs="?", default="corpus", help="folder or article file")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
+    p.add_argument("--model", default=None, help="sentence-transformers model name or folder")
+    p.add_argument("--max-file-mb", type=float, default=20.0, help="size limit of one article")
+    p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--k", type=int, default=5, help="passages to draw the answer from")
+    p.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    p.add_argument("--since", help="published on or after YYYY-MM-DD")
+    p.add_argument("--until", help="published on or before YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
+    p.add_argument("questions", help="JSONL: id, question, gold_article_ids, answer(s), ...")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--k", type=int, default=10, help="passages retrieved per question")
+    p.add_argument("--out", help="write per-question results (JSONL) here")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qa` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        _parser().print_help()
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from qa.errors import QAError
+
+    try:
+        return int(args.func(args) or 0)
+    except QAError as exc:
+        print(f"qa {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"qa {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+class _ProgressPrinter:
+    """Stage lines and an embedding progress bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage == "embed" and total:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, desc="embedding", unit="chunk", file=sys.stderr)
+            self._bar.update(done - self._bar.n)
+            if done >= total:
+                self._bar.close()
+        elif stage == "load":
+            print(f"loaded {done} articles", file=sys.stderr)
+        elif stage == "write" and done == 0:
+            print("writing index generation", file=sys.stderr)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    import qa
+
+    report = qa.build_index(
+        args.corpus,
+        args.index,
+        model=args.model,
+        max_file_mb=args.max_file_mb,
+        progress=_ProgressPrinter(not args.quiet),
+    )
+    print(_index_summary(args.corpus, report))
+    return 0
+
+
+def _index_summary(corpus: str, report: Any) -> str:
+    rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
+    lines = [
+        f"Indexed {corpus} -> {report.index_dir} (generation {report.generation})",
+        f"  articles  {report.articles}: {len(report.added)} added, {len(report.updated)} updated,"
+        f" {len(report.removed)} removed, {len(report.unchanged)} unchanged",
+        f"  chunks    {report.chunks}: {report.chunks_embedded} embedded"
+        + (
+            f" in {report.embed_seconds:.1f} s ({rate:.1f} chunks/s)"
+            if report.chunks_embedded
+            else ""
+        ),
+        f"  skipped   {len(report.skipped)}",
+    ]
+    lines += [f"    {s}" for s in report.skipped[:_MAX_SKIPPED_SHOWN]]
+    if len(report.skipped) > _MAX_SKIPPED_SHOWN:
+        lines.append(f"    ... and {len(report.skipped) - _MAX_SKIPPED_SHOWN} more")
+    if report.full_rebuild_reason:
+        lines.append(f"  rebuilt   {report.full_rebuild_reason}")
+    lines.append(f"  time      {report.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    import qa
+
+    assistant = qa.Assistant.open(args.index)
+    answer = assistant.ask(
+        args.question, k=args.k, sources=args.source, since=args.since, until=args.until
+    )
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(_format_answer(answer))
+    return 0
+
+
+def _format_answer(answer: Any) -> str:
+    lines = [answer.text, ""]
+    if answer.abstained:
+        lines.append(f"({answer.reason})")
+        if answer.related:
+            lines += ["", "Closest passages:"]
+            for n, p in enumerate(answer.related, start=1):
+                lines.append(f"  {n}. {_where(p)}")
+                lines.append(f"     {_short(p.text)}")
+        return "\n".join(lines)
+    lines.append("Sources:")
+    for c in answer.citations:
+        lines.append(f"  [{c.n}] {_where(c)}")
+        lines.append(f"      \u201c{c.quote}\u201d")
+    return "\n".join(lines)
+
+
+def _where(p: Any) -> str:
+    parts = [p.title or p.article_id, p.source or "outlet unknown", p.published or "date unknown"]
+    return " \u00b7 ".join(parts) + f" \u00b7 {p.path}:{p.start}-{p.end}"
+
+
+def _short(text: str, limit: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import qa
+
+    assistant = qa.Assistant.open(args.index)
+    result = qa.evaluate(assistant, args.questions, k=args.k, out=args.out)
+    print(result.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Chunking: exact offsets and the model's token bound, on the seed, a larger corpus and odd text."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from conftest import SEED, multihop_articles
+
+from qa.chunking import Chunker, ChunkerSettings
+from qa.corpus import load_corpus, text_sha256
+from qa.records import Article
+
+
+@pytest.fixture(scope="module")
+def chunker(embedder):
+    settings = ChunkerSettings(
+        max_tokens=embedder.info.max_tokens, special_tokens=embedder.special_tokens
+    )
+    return Chunker(embedder.count_tokens, settings)
+
+
+def _full_tokens(embedder, text: str) -> int:
+    """Tokens as the model sees them: special tokens included, no truncation."""
+    return len(embedder._tokenizer(text, truncation=False)["input_ids"])
+
+
+def _check(article, chunks, embedder):
+    assert chunks, article.id
+    for c in chunks:
+        assert article.text[c.start : c.end] == c.text
+        assert c.text == c.text.strip() and c.text
+        assert _full_tokens(embedder, c.text) <= embedder.info.max_tokens
+    ids = [c.id for c in chunks]
+    assert len(set(ids)) == len(ids)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def test_seed_chunks_exact_and_bounded(chunker, embedder):
+    assert embedder.info.max_tokens == 256
+    for article in load_corpus(SEED).articles:
+        _check(article, chunker.chunk(article), embedder)
+
+
+def test_larger_corpus_chunks_exact_and_bounded(chunker, embedder):
+    articles = load_corpus(multihop_articles()).articles[:80]
+    for article in articles:
+        _check(article, chunker.chunk(article), embedder)
+
+
+def test_text_covered_without_gaps(chunker):
+    article = load_corpus(SEED).articles[4]
+    chunks = chunker.chunk(article)
+    for left, right in itertools.pairwise(chunks):
+        assert right.start <= left.end + 2  # only the separator between them may be left out
+    assert chunks[0].start == 0 and chunks[-1].end == len(article.text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 5000,  # one unbreakable word
+        "https://example.com/" + "a1b2c3/" * 800,
+        "北京报道。" * 600,  # CJK without spaces
+        ("Supercalifragilisticexpialidocious antidisestablishmentarianism. " * 200),
+        "\n\n".join(f"Para {i}. " + "word " * (i * 7 % 90) for i in range(60)),
+    ],
+)
+def test_odd_text_never_exceeds_bound(chunker, embedder, text):
+    article = Article(id="odd", text=text, sha256=text_sha256(text))
+    _check(article, chunker.chunk(article), embedder)
+
+
+def test_chunk_ids_are_stable(chunker):
+    article = load_corpus(SEED).articles[0]
+    assert [c.id for c in chunker.chunk(article)] == [c.id for c in chunker.chunk(article)]
