@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -75,11 +75,69 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     full_rebuild_reason: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed or self.full_rebuild_reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: ``assistant.article(article_id).text[start:end] == text``."""
+
+    article_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    path: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted sentence: ``article.text[quote_start:quote_end] == quote``, inside passage n."""
+
+    n: int
+    article_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    path: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+    quote: str
+    quote_start: int
+    quote_end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer with numbered citations, or an abstention with related passages."""
+
+    question: str
+    text: str
+    abstained: bool
+    reason: str | None = None
+    citations: tuple[Citation, ...] = ()
+    related: tuple[Passage, ...] = ()
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -1,4 +1,4 @@
-"""Chunking: exact offsets and the model's token bound, on the seed, a larger corpus and odd text."""
+"""Chunking: exact offsets and the token bound, on the seed, a larger corpus and odd text."""
 
 from __future__ import annotations
 

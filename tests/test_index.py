@@ -120,14 +120,23 @@ def test_empty_corpus_keeps_previous_index(tmp_path, seed_index):
         qa.build_index(tmp_path / "empty", tmp_path / "index")
 
 
+_WORDS = (
+    "ministry statement strike coalition drone border militia parliament denied officials "
+    "attack forces security report airbase talks sovereignty envoy convoy province spokesman "
+    "council agreement sanctions investigation"
+).split()
+
+
 def _synthetic_corpus(folder: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
-    words = ["ministry", "statement", "strike", "coalition", "drone", "border", "militia", "parliament", "denied", "officials", "attack", "forces", "security", "report", "airbase", "talks", "sovereignty", "envoy", "convoy", "province", "spokesman", "council", "agreement", "sanctions", "investigation"]
+
+    def sentence() -> str:
+        return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 20)))
+
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         paras = []
         for _ in range(rng.randint(6, 12)):
-            sentence = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(8, 20)))
             paras.append(". ".join(sentence().capitalize() for _ in range(rng.randint(2, 5))) + ".")
         (folder / f"syn_{seed}_{i:03d}.txt").write_text(
             f"Synthetic report {i}\n\n" + "\n\n".join(paras)

@@ -1,0 +1,76 @@
+"""Sentence spans in article text, for quoting: exact offsets, news-aware abbreviations."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations that end with a period but rarely end a sentence in news copy.
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "gov",
+    "sen", "rep", "st", "mt", "no", "vs", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec", "inc", "corp", "co", "ltd", "jr", "sr", "u.s", "u.k",
+    "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "est", "dept", "fig", "al",
+}
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, then space.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_MIN_CHARS = 12
+_MAX_CHARS = 600
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    """Whether the period ending at ``end`` closes an abbreviation or an initial."""
+    if text[end - 1] != ".":
+        return False
+    word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", text[max(0, end - 12) : end])
+    if not word:
+        return False
+    token = word.group(1).lower()
+    return token in _ABBREVIATIONS or len(token) == 1  # "John F. Kirby"
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text[start:end]``, stripped, never empty.
+
+    Lines are sentence boundaries too (headlines, list items); overlong sentences are cut at
+    clause punctuation so a quote stays readable.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        base = start + line.start()
+        chunk = line.group(0)
+        cursor = 0
+        for m in _BOUNDARY.finditer(chunk):
+            if _is_abbreviation(chunk, m.end()):
+                continue
+            spans.append((base + cursor, base + m.end()))
+            cursor = m.end()
+        spans.append((base + cursor, base + len(chunk)))
+    return [s for s in (_strip(text, a, b) for a, b in spans) for s in _cut_long(text, *s) if s]
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _cut_long(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    if b - a < _MIN_CHARS and not text[a:b].strip():
+        return []
+    if b - a <= _MAX_CHARS:
+        return [(a, b)]
+    cut = max(text.rfind(sep, a, a + _MAX_CHARS) for sep in ("; ", ", ", " "))
+    if cut <= a:
+        cut = a + _MAX_CHARS
+    return [_strip(text, a, cut + 1), *_cut_long(text, *_strip(text, cut + 1, b))]
+
+
+def enclosing_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences overlapping ``text[start:end]``, extended to whole sentences of the article."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return [(a, b) for a, b in sentence_spans(text, line_start, line_end) if b > start and a < end]

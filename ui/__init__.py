@@ -1,0 +1,1 @@
+"""Gradio web chat for the news QA assistant (see ui/app.py)."""
