@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Assistant": "qa.assistant",
+    "evaluate": "qa.evaluation",
+    "EvalResult": "qa.evaluation",
     "build_index": "qa.indexer",
     "load_corpus": "qa.corpus",
     "Article": "qa.records",
     "Chunk": "qa.records",
     "BuildReport": "qa.records",
+    "Passage": "qa.records",
+    "Citation": "qa.records",
+    "Answer": "qa.records",
     "Skipped": "qa.records",
     "QAError": "qa.errors",
     "IndexNotFoundError": "qa.errors",
@@ -30,6 +36,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from qa.assistant import Assistant
     from qa.corpus import load_corpus
     from qa.errors import (
         CorpusNotFoundError,
@@ -42,8 +49,9 @@ if TYPE_CHECKING:
         QuestionError,
         SettingsError,
     )
+    from qa.evaluation import EvalResult, evaluate
     from qa.indexer import build_index
-    from qa.records import Article, BuildReport, Chunk, Skipped
+    from qa.records import Answer, Article, BuildReport, Chunk, Citation, Passage, Skipped
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
 from qa.embedding import Embedder, model_identity
 from qa.errors import CorpusNotFoundError, IndexCorruptError, IndexMismatchError
+from qa.lexical import SETTINGS as LEXICAL_SETTINGS
 from qa.lexical import lexical_text
 from qa.records import Article, BuildReport, Chunk
 
@@ -157,6 +158,7 @@ def _same_setup(
         old.get("model", {}).get("weights_sha256") == sha
         and old.get("model", {}).get("backend") == backend
         and old.get("chunker", {}).get("overlap_tokens") == overlap_tokens
+        and old.get("lexical") == LEXICAL_SETTINGS
     )
 
 
@@ -172,12 +174,7 @@ def _manifest(embedder: Embedder, settings: ChunkerSettings) -> dict[str, Any]:
             "max_tokens": info.max_tokens,
         },
         "chunker": {"splitter": "langchain RecursiveCharacterTextSplitter", **settings.to_dict()},
-        "lexical": {
-            "engine": "bm25s",
-            "stopwords": "en",
-            "stemmer": "snowball-english",
-            "fields": ["title", "source", "published", "text"],
-        },
+        "lexical": dict(LEXICAL_SETTINGS),
         "vectors": {"engine": "faiss", "type": "IndexFlatIP", "metric": "cosine"},
     }
 
@@ -186,12 +183,18 @@ def _incompatibility(previous: store.Generation | None, manifest: dict[str, Any]
     if previous is None:
         return None
     old = previous.manifest
-    for section, key in (("model", "weights_sha256"), ("model", "backend"), ("chunker", None)):
+    checks = (
+        ("model", "weights_sha256"),
+        ("model", "backend"),
+        ("chunker", None),
+        ("lexical", None),
+    )
+    for section, key in checks:
         before = old.get(section, {}) if key is None else old.get(section, {}).get(key)
         after = manifest[section] if key is None else manifest[section][key]
         if before != after:
             what = f"{section} {key}" if key else section
-            return f"{what} changed ({before} -> {after}); everything is re-chunked"
+            return f"{what} changed ({before} -> {after}); everything is re-indexed"
     return None
 
 

@@ -10,6 +10,17 @@ import numpy as np
 
 from qa.records import Article
 
+# Shorter documents than BM25's defaults assume, with a title/outlet/date prefix on each: a low
+# length penalty (b) and fast term saturation (k1) ranked best on the news benchmark.
+BM25_PARAMS = {"k1": 0.9, "b": 0.4}
+SETTINGS = {
+    "engine": "bm25s",
+    "stopwords": "en",
+    "stemmer": "snowball-english",
+    "fields": ["title", "source", "published", "text"],
+    **BM25_PARAMS,
+}
+
 _LOCK = threading.Lock()
 _STEMMER: Any = None
 
@@ -63,7 +74,7 @@ class LexicalIndex:
     def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(**BM25_PARAMS)
         bm25.index(tokenize(texts), show_progress=False)
         return cls(bm25)
 
@@ -79,6 +90,18 @@ class LexicalIndex:
     @property
     def size(self) -> int:
         return int(self._bm25.scores["num_docs"])
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each known token, from the chunk counts."""
+        indptr = self._bm25.scores["indptr"]
+        n = self.size
+        out = {}
+        for token in tokens:
+            tid = self._bm25.vocab_dict.get(token)
+            if tid is not None:
+                df = int(indptr[tid + 1] - indptr[tid])
+                out[token] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros when no query term is in the index)."""

@@ -264,6 +264,10 @@ class Generation:
         rows = self._all(f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles ORDER BY id")
         return [dict(zip(_ARTICLE_FIELDS, r)) for r in rows]
 
+    def chunk_article_ids(self) -> list[str]:
+        """The article id of every chunk row, indexed by row."""
+        return [r[0] for r in self._all("SELECT article_id FROM chunks ORDER BY row")]
+
     def chunks_of(self, article_id: str) -> list[StoredChunk]:
         return self._chunks("c.article_id=? ORDER BY c.row", (article_id,))
 

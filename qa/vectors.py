@@ -48,3 +48,10 @@ class VectorIndex:
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         scores, rows = self._index.search(q, k)
         return scores, rows
+
+    def vectors_at(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows`` (one per row, in order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._index.reconstruct_batch(rows), dtype=np.float32)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+from conftest import DATA
 
 from qa.cli import main
 
@@ -38,6 +40,8 @@ def test_index_prints_summary(tmp_path, seed_copy, capsys):
             "neither a local folder",
         ),
         (["ask", "who?", "--index", "{tmp}/missing"], "no index at"),
+        (["ask", "  ", "--index", "corpus"], "question is empty"),
+        (["eval", "{tmp}/none.jsonl", "--index", "{tmp}/missing"], "no index at"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
@@ -46,3 +50,33 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(argv) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]  # progress lines may come first
     assert message in last and last.startswith(f"qa {args[0]}: error:")
+
+
+def test_ask_prints_cited_sources_and_json(seed_index, capsys):
+    question = "who denied cooperation in the Palestine Street strike?"
+    assert main(["ask", question, "--index", str(seed_index)]) == 0
+    out = capsys.readouterr().out
+    assert "Security Media Cell" in out and "[1]" in out and "Sources:" in out
+    assert "000_0f7bfc05e65b6324.txt:" in out
+    assert main(["ask", question, "--index", str(seed_index), "--json", "--k", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] is False and data["citations"][0]["quote_end"] > 0
+
+
+def test_ask_abstains_plainly(seed_index, capsys):
+    assert main(["ask", "Who won the 2022 World Cup?", "--index", str(seed_index)]) == 0
+    out = capsys.readouterr().out
+    assert "does not contain an answer" in out and "Closest passages:" in out
+
+
+def test_eval_prints_table_and_writes_rows(seed_index, tmp_path, capsys):
+    out_file = tmp_path / "rows.jsonl"
+    questions = str(DATA / "tiny_questions.jsonl")
+    args = ["eval", questions, "--index", str(seed_index), "--out", str(out_file)]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    for label in ("evidence Hits@4", "evidence MRR@10", "article recall@10", "null_query"):
+        assert label in table
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["t1", "t2", "t3"]
+    assert rows[0]["hits@4"] == 1.0 and rows[2]["abstained"] is True

@@ -120,11 +120,33 @@ def test_empty_corpus_keeps_previous_index(tmp_path, seed_index):
         qa.build_index(tmp_path / "empty", tmp_path / "index")
 
 
-_WORDS = (
-    "ministry statement strike coalition drone border militia parliament denied officials "
-    "attack forces security report airbase talks sovereignty envoy convoy province spokesman "
-    "council agreement sanctions investigation"
-).split()
+_WORDS = [
+    "ministry",
+    "statement",
+    "strike",
+    "coalition",
+    "drone",
+    "border",
+    "militia",
+    "parliament",
+    "denied",
+    "officials",
+    "attack",
+    "forces",
+    "security",
+    "report",
+    "airbase",
+    "talks",
+    "sovereignty",
+    "envoy",
+    "convoy",
+    "province",
+    "spokesman",
+    "council",
+    "agreement",
+    "sanctions",
+    "investigation",
+]
 
 
 def _synthetic_corpus(folder: Path, n: int, seed: int) -> None:

@@ -1,0 +1,201 @@
+"""`qa eval`: retrieval and answer quality on a question file with gold articles and evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.answering import compose
+from qa.errors import QAError
+
+# Metric name, label, which questions it is averaged over.
+METRICS = (
+    ("top1", "top-1 cited article right", "answerable"),
+    ("recall@5", "article recall@5", "answerable"),
+    ("recall@k", "article recall@k", "answerable"),
+    ("mrr", "article MRR@k", "answerable"),
+    ("all_gold@k", "all gold articles in top k", "answerable"),
+    ("answer_hit", "answer contains gold answer", "answered_gold"),
+    ("abstained", "abstained", "each"),
+    ("hits@4", "evidence Hits@4", "evidence"),
+    ("hits@10", "evidence Hits@10", "evidence"),
+    ("mrr@10", "evidence MRR@10", "evidence"),
+)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-question rows and their averages, overall and per question type."""
+
+    k: int
+    rows: list[dict[str, Any]]
+    seconds: float
+    summary: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """A plain-text table: one line per metric, columns overall then question types."""
+        groups = ["all", *sorted({r["question_type"] for r in self.rows})]
+        counts = {g: sum(1 for r in self.rows if g in ("all", r["question_type"])) for g in groups}
+        width = max(12, *(len(g) + 2 for g in groups))
+        head = f"{'metric':34}" + "".join(f"{g:>{width}}" for g in groups)
+        lines = [head, f"{'questions':34}" + "".join(f"{counts[g]:>{width}}" for g in groups)]
+        for key, label, _ in METRICS:
+            label = label.replace("@k", f"@{self.k}").replace(" k", f" {self.k}")
+            if key == "recall@5" and self.k == 5:
+                continue
+            for variant in ("", "_answerable", "_unanswerable") if key == "abstained" else ("",):
+                cells = [self.summary.get(g, {}).get(key + variant) for g in groups]
+                if all(c is None for c in cells):
+                    continue
+                name = f"{label} ({variant[1:]})" if variant else label
+                lines.append(
+                    f"{name:34}"
+                    + "".join(f"{'-' if c is None else f'{c:.3f}':>{width}}" for c in cells)
+                )
+        lines.append(f"({len(self.rows)} questions in {self.seconds:.1f} s)")
+        return "\n".join(lines)
+
+
+def load_questions(path: str | Path) -> list[dict[str, Any]]:
+    """Question lines: id, question, gold_article_ids, and optionally answer(s), evidence."""
+    path = Path(path)
+    if not path.is_file():
+        raise QAError(f"question file not found: {path}")
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question = item["question"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise QAError(
+                f'{path}:{n}: not a question line ({exc}); need at least {{"question": ...}}'
+            ) from None
+        gold = item.get("gold_article_ids") or []
+        answers = item.get("answers") or ([item["answer"]] if item.get("answer") else [])
+        out.append(
+            {
+                "id": item.get("id", f"line-{n}"),
+                "question": question,
+                "gold": list(gold),
+                "answers": [a for a in answers if isinstance(a, str)],
+                "answerable": bool(item.get("answerable", bool(gold))),
+                "question_type": item.get("question_type") or "all",
+                "facts": [e["fact"] for e in item.get("evidence") or [] if e.get("fact")],
+            }
+        )
+    return out
+
+
+def evaluate(
+    assistant: Any,
+    questions: str | Path,
+    *,
+    k: int = 10,
+    answer_k: int = 5,
+    mode: str = "hybrid",
+    out: str | Path | None = None,
+) -> EvalResult:
+    """Retrieve ``k`` passages and answer from the first ``answer_k`` for every question.
+
+    Args:
+        assistant: An open ``qa.Assistant``.
+        questions: JSONL file (the MultiHop-RAG dev question format works as is).
+        k: Passages retrieved per question for the retrieval metrics.
+        answer_k: Passages the answer is drawn from.
+        mode: Retrieval mode ("hybrid", "bm25", "dense").
+        out: Optional JSONL file for per-question results.
+    """
+    items = load_questions(questions)
+    started = time.perf_counter()
+    retriever = assistant.retriever
+    rows = []
+    for item in items:
+        result = retriever.search(item["question"], max(k, answer_k), mode=mode)
+        top = result.hits[:answer_k]
+        answer = compose(
+            item["question"],
+            dataclasses.replace(result, hits=top),
+            assistant.embedder,
+            indexed_sources=retriever.sources(),
+        )
+        rows.append(_score(item, [h.chunk for h in result.hits[:k]], answer, k))
+    seconds = time.perf_counter() - started
+    if out:
+        with Path(out).open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return EvalResult(k=k, rows=rows, seconds=seconds, summary=_summarise(rows))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _score(item: dict[str, Any], chunks: list[Any], answer: Any, k: int) -> dict[str, Any]:
+    ranked = [c.article_id for c in chunks]
+    gold = set(item["gold"])
+    row: dict[str, Any] = {
+        "id": item["id"],
+        "question_type": item["question_type"],
+        "answerable": item["answerable"],
+        "abstained": answer.abstained,
+        "reason": answer.reason,
+        "answer": answer.text,
+        "cited": [c.article_id for c in answer.citations],
+        "retrieved": ranked,
+    }
+    if item["answerable"] and gold:
+        first = next((i for i, a in enumerate(ranked) if a in gold), None)
+        # The cited article whose passage ranked highest (citations themselves go in date order).
+        best = max(answer.citations, key=lambda c: c.score, default=None)
+        row["top1"] = float(best is not None and best.article_id in gold)
+        row["recall@5"] = len(gold & set(ranked[:5])) / len(gold)
+        row["recall@k"] = len(gold & set(ranked[:k])) / len(gold)
+        row["mrr"] = 0.0 if first is None else 1.0 / (first + 1)
+        row["all_gold@k"] = float(gold <= set(ranked[:k]))
+    if item["answerable"] and item["answers"] and not _yes_no(item["answers"]):
+        text = answer.text.casefold()
+        row["answer_hit"] = float(any(a.casefold() in text for a in item["answers"]))
+    if item["facts"]:
+        facts = [_squash(f) for f in item["facts"]]
+        hit = next(
+            (i for i, c in enumerate(chunks[:10]) if any(f in _squash(c.text) for f in facts)), None
+        )
+        row["hits@4"] = float(hit is not None and hit < 4)
+        row["hits@10"] = float(hit is not None)
+        row["mrr@10"] = 0.0 if hit is None else 1.0 / (hit + 1)
+    return row
+
+
+def _yes_no(answers: list[str]) -> bool:
+    # "Yes"/"No" answers cannot occur in an extractive answer; the evidence metrics score them.
+    return all(a.strip().casefold() in {"yes", "no", "insufficient information."} for a in answers)
+
+
+def _summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups["all"].append(row)
+        groups[row["question_type"]].append(row)
+    summary = {}
+    for name, members in groups.items():
+        values: dict[str, float] = {}
+        for key, _, _ in METRICS:
+            scored = [r[key] for r in members if key in r]
+            if scored:
+                values[key] = sum(scored) / len(scored)
+        for variant, wanted in (("_answerable", True), ("_unanswerable", False)):
+            scored = [float(r["abstained"]) for r in members if r["answerable"] is wanted]
+            if scored:
+                values["abstained" + variant] = sum(scored) / len(scored)
+        values.pop("abstained", None)
+        summary[name] = values
+    return summary

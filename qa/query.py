@@ -1,0 +1,295 @@
+"""Reading a question: outlets and dates it names, its retrieval text, and its key terms."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_DATE = re.compile(
+    rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE
+)
+_DAY_FIRST = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.IGNORECASE
+)
+_MONTH_DATE = re.compile(rf"\b({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+# Phrases that only introduce an outlet or date; removed from the text that is embedded.
+_FILLER = re.compile(
+    r"\b(?:(?:as\s+)?(?:reported|published|posted|written|mentioned|covered|according)\s+"
+    r"(?:by|in|on|to|from)|an?\s+(?:article|report|story|piece)\s+(?:from|by|in|on)|"
+    r"(?:the\s+)?(?:article|report|story|piece)s?\s+(?:from|by)|(?:which|that)\s+was\s+published)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-]*|\d[\d,.]*")
+_QUESTION_WORDS = {
+    "who",
+    "whom",
+    "whose",
+    "what",
+    "which",
+    "when",
+    "where",
+    "why",
+    "how",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+    "had",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "according",
+    "considering",
+    "after",
+    "before",
+    "between",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "of",
+    "and",
+    "or",
+    "to",
+    "for",
+    "by",
+    "from",
+    "with",
+    "about",
+    "that",
+    "this",
+    "these",
+    "those",
+    "it",
+    "its",
+    "their",
+    "they",
+    "them",
+    "he",
+    "she",
+    "his",
+    "her",
+    "say",
+    "said",
+    "tell",
+    "told",
+    "article",
+    "articles",
+    "report",
+    "reported",
+    "reports",
+    "story",
+    "piece",
+    "news",
+    "both",
+    "also",
+    "as",
+    "at",
+    "be",
+    "been",
+    "being",
+    "any",
+    "some",
+    "there",
+    "than",
+    "then",
+    "into",
+    "over",
+    "under",
+    "not",
+    "no",
+    "yes",
+    "same",
+    "other",
+    "another",
+    "one",
+    "person",
+    "name",
+    "many",
+    "much",
+    "more",
+    "most",
+    "mentioned",
+    "published",
+    "discussed",
+    "described",
+    "while",
+    "if",
+    "whether",
+    "like",
+    "such",
+    "all",
+    "each",
+    "my",
+    "me",
+    "i",
+    "you",
+    "your",
+    "we",
+    "our",
+    "per",
+    "via",
+    "up",
+    "out",
+    "so",
+    "just",
+    "only",
+    "us-led",
+    "made",
+    "make",
+    "says",
+    "based",
+}
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """An inclusive ISO date range named in a question ("October 7, 2023", "March 2024")."""
+
+    first: str
+    last: str
+    text: str
+
+    def contains(self, iso: str | None) -> bool:
+        return bool(iso) and self.first <= iso[:10] <= self.last
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What retrieval needs to know about a question."""
+
+    question: str
+    text: str  # the question without outlet and date phrases, for embedding
+    outlets: tuple[str, ...]  # indexed source names the question names, in order of mention
+    dates: tuple[DateRange, ...]
+    terms: tuple[str, ...]  # content words and names, lower-cased, in order
+    names: tuple[str, ...]  # capitalised words not at the start of the question
+
+
+def outlet_aliases(source: str) -> set[str]:
+    """Ways a question may name an outlet: "The Verge | Tech" -> {"The Verge", "Verge"}."""
+    base = re.split(r"\s+[|\-–—]\s+", source.strip())[0].strip()
+    aliases = {source.strip(), base}
+    for name in list(aliases):
+        if name.lower().endswith(".com"):
+            aliases.add(name[:-4])
+    for name in list(aliases):
+        if name.lower().startswith("the ") and len(name) > 7:
+            aliases.add(name[4:])
+    return {a for a in aliases if len(a) >= 3}
+
+
+class OutletMatcher:
+    """Finds the indexed outlets a question names."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        for source in sorted({s for s in sources if s}):
+            for alias in sorted(outlet_aliases(source), key=len, reverse=True):
+                # One-word aliases must keep their capitals ("Fortune", not "fortune").
+                flags = re.IGNORECASE if " " in alias or not alias[:1].isalpha() else 0
+                pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w])", flags)
+                self._patterns.append((pattern, source))
+
+    def find(self, question: str) -> list[tuple[str, int, int]]:
+        """(source, start, end) of each outlet named, first mention first, no overlaps."""
+        hits: list[tuple[str, int, int]] = []
+        taken: list[tuple[int, int]] = []
+        for pattern, source in self._patterns:
+            for m in pattern.finditer(question):
+                if any(m.start() < b and a < m.end() for a, b in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                hits.append((source, m.start(), m.end()))
+        return sorted(hits, key=lambda h: h[1])
+
+
+def find_dates(question: str) -> list[tuple[DateRange, int, int]]:
+    """Dates a question names, as ranges with their spans."""
+    found: list[tuple[DateRange, int, int]] = []
+
+    def add(first: dt.date, last: dt.date, m: re.Match[str]) -> None:
+        if any(m.start() < b and a < m.end() for _, a, b in found):
+            return
+        found.append((DateRange(first.isoformat(), last.isoformat(), m.group(0)), *m.span()))
+
+    for m in _ISO_DATE.finditer(question):
+        day = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if day:
+            add(day, day, m)
+    for m in _DAY_DATE.finditer(question):
+        day = _safe_date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
+        if day:
+            add(day, day, m)
+    for m in _DAY_FIRST.finditer(question):
+        day = _safe_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+        if day:
+            add(day, day, m)
+    for m in _MONTH_DATE.finditer(question):
+        year, month = int(m.group(2)), _MONTHS[m.group(1).lower()]
+        if 1000 <= year <= 9999:
+            last = calendar.monthrange(year, month)[1]
+            add(dt.date(year, month, 1), dt.date(year, month, last), m)
+    return sorted(found, key=lambda f: f[1])
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def key_terms(text: str) -> tuple[list[str], list[str]]:
+    """Content words (lower-cased) and capitalised names of ``text``, question words left out."""
+    terms: list[str] = []
+    names: list[str] = []
+    for i, m in enumerate(_WORD.finditer(text)):
+        word = m.group(0).strip("'’-.,")
+        low = word.lower()
+        if not word or low in _QUESTION_WORDS or len(low) < 2:
+            continue
+        terms.append(low)
+        if i > 0 and word[0].isupper():
+            names.append(low)
+    return terms, names
+
+
+def plan_query(question: str, outlets: OutletMatcher) -> QueryPlan:
+    """Read ``question``: outlets and dates it names, the rest for embedding, its key terms."""
+    named = outlets.find(question)
+    dates = find_dates(question)
+    spans = sorted([(a, b) for _, a, b in named] + [(a, b) for _, a, b in dates])
+    kept, cursor = [], 0
+    for a, b in spans:
+        kept.append(question[cursor:a])
+        cursor = max(cursor, b)
+    kept.append(question[cursor:])
+    text = _FILLER.sub(" ", " ".join(kept))
+    text = re.sub(r"\s+([,.?!;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,")
+    terms, names = key_terms(" ".join(kept))
+    unique_outlets = tuple(dict.fromkeys(source for source, _, _ in named))
+    return QueryPlan(
+        question=question,
+        text=text if len(text) >= 8 else question,
+        outlets=unique_outlets,
+        dates=tuple(d for d, _, _ in dates),
+        terms=tuple(dict.fromkeys(terms)),
+        names=tuple(dict.fromkeys(names)),
+    )

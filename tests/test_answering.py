@@ -1,0 +1,121 @@
+"""Answering: the API contract on the seed gold set, the quality targets, filters, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import DATA, SEED
+
+import qa
+
+GOLD = DATA / "seed_questions.jsonl"
+QUESTIONS = [json.loads(line) for line in GOLD.read_text().splitlines() if line.strip()]
+PALESTINE = "who denied cooperation in the Palestine Street strike?"
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_index):
+    return qa.Assistant.open(seed_index)
+
+
+@pytest.fixture(scope="module")
+def answers(assistant):
+    return {q["id"]: assistant.ask(q["question"]) for q in QUESTIONS}
+
+
+def test_every_citation_and_passage_is_exact(assistant, answers):
+    cited = 0
+    for answer in answers.values():
+        for c in answer.citations:
+            text = assistant.article(c.article_id).text
+            assert text[c.start : c.end] == c.text
+            assert text[c.quote_start : c.quote_end] == c.quote
+            assert c.start <= c.quote_start < c.quote_end <= c.end
+            assert f"[{c.n}]" in answer.text
+            cited += 1
+        for p in answer.related:
+            assert assistant.article(p.article_id).text[p.start : p.end] == p.text
+        assert answer.abstained == (not answer.citations)
+        assert answer.abstained == (answer.reason is not None)
+    assert cited >= len(QUESTIONS) // 2
+
+
+def test_seed_quality_targets(assistant):
+    result = qa.evaluate(assistant, GOLD, k=5)
+    overall = result.summary["all"]
+    print(result.table())
+    assert overall["top1"] >= 0.90
+    assert overall["recall@k"] == 1.0
+    assert overall["answer_hit"] >= 0.80
+    assert overall["abstained_unanswerable"] >= 0.80
+    assert overall["abstained_answerable"] <= 0.10
+
+
+def test_palestine_street_cites_the_security_media_cell_denial(answers):
+    answer = answers["seed-q01"]
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert "Security Media Cell has firmly denied" in first.quote
+    assert first.source is None and first.path == "000_0f7bfc05e65b6324.txt"
+
+
+def test_several_articles_answer_in_date_order(assistant):
+    answer = assistant.ask("Which Iraqi officials denied cooperating with US strikes?", k=8)
+    dates = [c.published for c in answer.citations if c.published]
+    assert len({c.article_id for c in answer.citations}) >= 2
+    assert dates == sorted(dates)
+
+
+def test_retrieve_filters(assistant):
+    passages = assistant.retrieve("strike on militia", k=10, since="2020-01-01")
+    assert passages and all(p.published and p.published >= "2020-01-01" for p in passages)
+    until = assistant.retrieve("strike on militia", k=10, until="2019-01-01")
+    assert until and all(p.published <= "2019-01-01" for p in until)
+    source = assistant.sources()[0]
+    only = assistant.retrieve("strike", k=10, sources=[source])
+    assert only and {p.source for p in only} == {source}
+    assert assistant.retrieve("strike", sources=["No Such Outlet"]) == []
+    with pytest.raises(qa.SettingsError, match="not a date; use YYYY-MM-DD"):
+        assistant.retrieve("strike", since="last week")
+
+
+@pytest.mark.parametrize(
+    ("question", "k", "message"),
+    [("", 5, "question is empty"), ("  \n\t ", 5, "question is empty"), ("why?", 0, "k=0")],
+)
+def test_bad_questions_are_refused(assistant, question, k, message):
+    with pytest.raises(qa.QuestionError, match=message):
+        assistant.ask(question, k=k)
+
+
+def test_long_and_odd_questions_are_answered_with_a_notice(assistant):
+    answer = assistant.ask(PALESTINE + " " + "strike " * 2000)
+    assert any("trimmed" in n for n in answer.notices)
+    odd = assistant.ask("\x00\x07 مرحبا 你好 ¿qué pasó en Bagdad?")
+    assert isinstance(odd.text, str) and odd.text
+
+
+def test_follow_up_uses_the_conversation(assistant):
+    answer = assistant.ask("What did the Pentagon say about it?", history=[PALESTINE])
+    assert any("follow-up" in n for n in answer.notices)
+    assert answer.citations and answer.citations[0].article_id.startswith("000_")
+
+
+def test_new_generation_is_picked_up_without_reopening(tmp_path, seed_copy, embedder):
+    index = tmp_path / "index"
+    qa.build_index(seed_copy, index, embedder=embedder)
+    assistant = qa.Assistant(index, embedder)
+    shutil.copy(DATA / "extra_article.txt", seed_copy / "extra_article.txt")
+    report = assistant.update_index(seed_copy)
+    assert report.added == ("extra_article",)
+    answer = assistant.ask("Who announced the reopening of the Mosul old bridge?")
+    assert answer.citations and answer.citations[0].article_id == "extra_article"
+    assert assistant.stats()["articles"] == 6
+
+
+def test_seed_is_what_the_tests_use():
+    assert sorted(p.name for p in SEED.iterdir()) == sorted(
+        f"{q}.txt" for q in {i for item in QUESTIONS for i in item["gold_article_ids"]}
+    )
