@@ -23,7 +23,7 @@ index: install
 	@$(QA) index corpus --index index
 
 run: index
-	@$(QA) ask "who denied cooperation in the Palestine Street strike?" --index index
+	@$(QA) serve --index index --corpus corpus
 
 test: install
 	@$(VENV)/bin/pytest -q

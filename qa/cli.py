@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="passages retrieved per question")
     p.add_argument("--out", help="write per-question results (JSONL) here")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat (Gradio)")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--corpus", default="corpus", help="folder that uploaded articles are saved to")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -130,6 +137,8 @@ def _index_summary(corpus: str, report: Any) -> str:
 def _cmd_ask(args: argparse.Namespace) -> int:
     import qa
 
+    if not args.question.strip():  # refuse before loading the model
+        raise qa.QuestionError("the question is empty; type a question about the articles")
     assistant = qa.Assistant.open(args.index)
     answer = assistant.ask(
         args.question, k=args.k, sources=args.source, since=args.since, until=args.until
@@ -174,6 +183,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     assistant = qa.Assistant.open(args.index)
     result = qa.evaluate(assistant, args.questions, k=args.k, out=args.out)
     print(result.table())
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ui.app import serve
+
+    serve(index_dir=args.index, corpus_dir=args.corpus, host=args.host, port=args.port)
     return 0
 
 

@@ -1,0 +1,249 @@
+"""The web chat without a browser: its API endpoint via gradio_client, uploads, HTML escaping."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import qa
+from ui.uploads import MAX_UPLOAD_BYTES, UploadRejected, safe_name, save_upload
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # gradio 6.31
+QUESTION = "who denied cooperation in the Palestine Street strike?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(seed_index, tmp_path_factory):
+    """gradio_client connected to the app served in-process over the seed index."""
+    from gradio_client import Client
+
+    from ui.app import build_app, start
+
+    corpus = tmp_path_factory.mktemp("ui-api") / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("QA_AUTH", raising=False)
+        app = build_app(seed_index, corpus)
+        url = start(app, port=free_port())
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        app.close(verbose=False)
+
+
+def test_api_answer_cites_the_security_media_cell(client):
+    answer = client.predict(question=QUESTION, k=5, api_name="/ask")
+    assert not answer["abstained"]
+    quotes = [c["quote"] for c in answer["citations"]]
+    assert any("Security Media Cell" in q for q in quotes), quotes
+    first = answer["citations"][0]
+    assert first["file"].endswith(".txt") and "path" not in first  # see App.ask_api
+
+
+def test_api_exposes_only_ask(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/ask"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"question": "   "}, "the question is empty"),
+        ({"question": QUESTION, "since": "5 January"}, "must be a date like"),
+        ({"question": QUESTION, "since": "2024-02-30"}, "must be a date like"),
+        ({"question": QUESTION, "since": "2024-02-01", "until": "2024-01-01"}, "is after"),
+    ],
+)
+def test_api_refuses_bad_input_with_a_message(client, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message) as caught:
+        client.predict(**kwargs, api_name="/ask")
+    assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../x.txt", "x.txt"),
+        ("../../etc/cron.d/evil.md", "evil.md"),
+        ("/etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\win.HTML", "win.html"),
+        ("C:\\Users\\me\\notes.TXT", "notes.txt"),
+        ("a\x00b.txt", "ab.txt"),
+        ("line\nbreak\r.json", "linebreak.json"),
+        ("report\u202egnp.txt", "reportgnp.txt"),  # right-to-left override
+        ("évé nt.md", "évé nt.md"),
+        ("e\u0301ve\u0301.md", "évé.md"),  # NFC
+        ("<script>alert(1)</script>.html", "script_.html"),  # "/" splits first
+        ('a<b>:"c"|d?*.md', "a_b___c__d__.md"),
+        ("  spaced   name .jsonl ", "spaced name .jsonl"),
+        ("x.txt.", "x.txt"),
+    ],
+)
+def test_safe_name(name, expected):
+    assert safe_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("/etc/passwd", "unsupported file type"),
+        (".hidden.txt", "hidden"),
+        ("dir/.env", "hidden"),
+        ("..", "not a usable file name"),
+        ("a/b/..", "not a usable file name"),
+        ("", "not a usable file name"),
+        ("\x00\x01", "not a usable file name"),
+        ("evil.exe", "unsupported file type"),
+        ("archive.txt.gz", "unsupported file type"),
+        ("README", "unsupported file type"),
+        (".txt", "hidden"),
+    ],
+)
+def test_safe_name_rejects(name, reason):
+    with pytest.raises(UploadRejected, match=reason):
+        safe_name(name)
+
+
+def test_safe_name_limits_length():
+    name = safe_name("é" * 300 + ".txt")
+    assert name.endswith(".txt") and len(name.encode()) <= 210
+
+
+def test_save_upload_never_overwrites(tmp_path):
+    corpus, upload = tmp_path / "corpus", tmp_path / "upload"
+    corpus.mkdir()
+    upload.mkdir()
+    (corpus / "story.txt").write_text("the original")
+    (corpus / "other.md").write_text("an article with id 'other'")
+
+    def save(name: str, text: str):
+        src = upload / "tmp.bin"
+        src.write_text(text)
+        return save_upload(src, name, corpus)
+
+    assert (save("../story.txt", "the original").status, save("story.txt", "x").name) == (
+        "unchanged",
+        "story-1.txt",
+    )
+    assert save("story.txt", "y").name == "story-2.txt"
+    assert save("story.txt", "x").status == "unchanged"  # same as story-1.txt
+    assert save("other.txt", "same article id").name == "other-1.txt"
+    assert (corpus / "story.txt").read_text() == "the original"
+    assert sorted(p.name for p in corpus.iterdir()) == [
+        "other-1.txt",
+        "other.md",
+        "story-1.txt",
+        "story-2.txt",
+        "story.txt",
+    ]
+
+
+def test_save_upload_rejects_empty_and_oversized(tmp_path):
+    big, empty = tmp_path / "big.txt", tmp_path / "empty.txt"
+    with open(big, "wb") as f:
+        f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: no 20 MB written
+    empty.touch()
+    with pytest.raises(UploadRejected, match="over the 20 MB limit"):
+        save_upload(big, "big.txt", tmp_path / "corpus")
+    with pytest.raises(UploadRejected, match="empty"):
+        save_upload(empty, "empty.txt", tmp_path / "corpus")
+
+
+def test_cards_escape_article_text_and_drop_unsafe_links():
+    from ui import render
+
+    text = "<b>Intro</b> The <script>alert('x')</script> quote & more. Tail."
+    quote = "The <script>alert('x')</script> quote & more."
+    citation = qa.Citation(
+        n=1,
+        article_id="a",
+        title="<img src=x onerror=alert(1)>",
+        source='Evil "Outlet"',
+        published="2024-01-02",
+        url="javascript:alert(1)",
+        path="a.txt",
+        start=10,
+        end=10 + len(text),
+        text=text,
+        score=1.0,
+        quote=quote,
+        quote_start=10 + text.index(quote),
+        quote_end=10 + text.index(quote) + len(quote),
+    )
+    answer = qa.Answer(question="q", text=f"{quote} [1]", abstained=False, citations=(citation,))
+    html = render.answer_html(answer)
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert "javascript:" not in html and "href" not in html
+    assert (
+        "<mark>The &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; quote &amp; more.</mark>"
+        in html
+    )
+    assert '<span class="qa-ref">[1]</span>' in html
+    assert "\n" not in html  # one Markdown HTML block
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", None), ("ann:s3cret", ("ann", "s3cret")), ("ann:a:b", ("ann", "a:b"))],
+)
+def test_auth_from_env(monkeypatch, value, expected):
+    from ui.forms import auth_from_env
+
+    monkeypatch.setenv("QA_AUTH", value)
+    assert auth_from_env() == expected
+
+
+@pytest.mark.parametrize("value", ["ann", ":pw", "ann:"])
+def test_auth_from_env_rejects_malformed(monkeypatch, value):
+    from ui.forms import auth_from_env
+
+    monkeypatch.setenv("QA_AUTH", value)
+    with pytest.raises(qa.SettingsError, match="user:password"):
+        auth_from_env()
+
+
+def test_upload_into_a_corpus_that_lacks_the_indexed_articles_is_refused(seed_index, tmp_path):
+    """Indexing a folder without the indexed articles would drop them: nothing is saved."""
+    from ui.app import _Chat
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    assistant = qa.Assistant.open(index)
+    wrong_corpus, upload = tmp_path / "elsewhere", tmp_path / "new.txt"
+    wrong_corpus.mkdir()
+    upload.write_text("A short article about something else entirely.\n")
+    summary, status, *_ = _Chat(assistant, wrong_corpus).upload([str(upload)])
+    assert "nothing saved" in summary and "5 indexed articles are not in" in summary
+    assert list(wrong_corpus.iterdir()) == []
+    assert assistant.stats()["articles"] == 5 and "**5** articles" in status
+
+
+def test_timeline_places_dated_sources_and_lists_the_rest():
+    from ui import render, timeline
+
+    def ref(n: int, published: str | None, source: str | None = "Outlet") -> render.Ref:
+        return render.Ref(n, f"[{n}]", f"a{n}", 0, 5, source, published, f"quote {n} *bold*")
+
+    refs = [ref(1, "2024-03-03"), ref(2, None, None), ref(3, "2019-12-31T08:00"), ref(4, "2024")]
+    data, x_lim = timeline.frame(refs)
+    assert list(data["source"]) == ["[1] Outlet", "[3] Outlet"]
+    assert list(data["date_text"]) == ["2024-03-03", "2019-12-31"]
+    assert x_lim is not None and x_lim[0] < data["date"].min().timestamp() < x_lim[1]
+    listing = timeline.listing(refs)
+    assert (
+        listing.index("2019-12-31") < listing.index("2024-03-03") < listing.index("Without a date")
+    )
+    assert "[2] outlet unknown" in listing.replace("\\", "") and "\\*bold\\*" in listing
+    assert timeline.frame([])[1] is None
