@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install index run test lint bench clean
+.PHONY: install index run test lint bench stress clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,6 +27,13 @@ run: index
 
 test: install
 	@$(VENV)/bin/pytest -q
+
+# Benchmarks and stress runs: slow, not part of `make test`.
+bench: install
+	@$(PY) bench/run.py
+
+stress: install
+	@$(PY) bench/stress.py
 
 lint: install
 	$(VENV)/bin/ruff check qa ui tests bench

@@ -76,22 +76,51 @@ def _is_abbreviation(text: str, end: int) -> bool:
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """(start, end) of each sentence in ``text[start:end]``, stripped, never empty.
 
-    Lines are sentence boundaries too (headlines, list items); overlong sentences are cut at
-    clause punctuation so a quote stays readable.
+    Paragraphs, headlines, datelines and list items end sentences; lines that a file merely
+    wraps are read as one sentence. Overlong sentences are cut at clause punctuation so a quote
+    stays readable.
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
-        base = start + line.start()
-        chunk = line.group(0)
+    for base, stop in _blocks(text, start, end):
+        block = text[base:stop]
         cursor = 0
-        for m in _BOUNDARY.finditer(chunk):
-            if _is_abbreviation(chunk, m.end()):
+        for m in _BOUNDARY.finditer(block):
+            if _is_abbreviation(block, m.end()):
                 continue
             spans.append((base + cursor, base + m.end()))
             cursor = m.end()
-        spans.append((base + cursor, base + len(chunk)))
+        spans.append((base + cursor, stop))
     return [s for s in (_strip(text, a, b) for a, b in spans) for s in _cut_long(text, *s) if s]
+
+
+_BLOCK_END = re.compile(r"[.!?:;…\"'”’)\]]$")
+_BLOCK_START = re.compile(r"^(?:[•·*\-–—]|\d+[.)]\s)")
+_SHORT_LINE = 50  # a line this short is a headline, dateline or byline, not a wrapped line
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of text in which a line break does not end a sentence (wrapped lines joined)."""
+    blocks: list[tuple[int, int]] = []
+    previous = ""
+    for m in re.finditer(r"[^\n]+", text[start:end]):
+        a, b = start + m.start(), start + m.end()
+        line = m.group(0).strip()
+        if not line:
+            continue
+        wrapped = (
+            blocks
+            and text[blocks[-1][1] : a].count("\n") == 1
+            and len(previous) >= _SHORT_LINE
+            and not _BLOCK_END.search(previous)
+            and not _BLOCK_START.match(line)
+        )
+        if wrapped:
+            blocks[-1] = (blocks[-1][0], b)
+        else:
+            blocks.append((a, b))
+        previous = line
+    return blocks
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
