@@ -16,11 +16,11 @@ from qa.sentences import sentence_spans
 # a question is answered only when the best passage is close enough in meaning AND the
 # question's names and key terms occur in the retrieved text.
 MIN_COSINE = 0.2
-MIN_TERM_SUPPORT = 0.3
+MIN_TERM_SUPPORT = 0.15
 MAX_STATEMENTS = 3
 _STATEMENT_MARGIN = 0.92  # another article's best sentence joins if it scores this close
 _MIN_WORDS = 5
-_RUNNER_UP_MARGIN = 0.9
+_RUNNER_UP_MARGIN = 0.75
 _W_OVERLAP, _W_RANK, _HEADLINE_PENALTY, _NAME_PENALTY = 0.6, 0.2, 0.15, 0.4
 _W_TYPE = {"number": 0.3, "date": 0.3}  # how much fitting the asked-for kind counts; 0.15 else
 
@@ -101,7 +101,7 @@ def compose(
     if max(h.dense for h in hits) < MIN_COSINE:
         reason = "no passage is close enough in meaning to the question"
         return _abstain(question, reason, passages, notices)
-    support, absent = term_support(plan, hits)
+    support, absent = term_support(plan, retrieval)
     if support < MIN_TERM_SUPPORT or absent:
         missing = ", ".join(absent[:4]) if absent else "most of the question's key terms"
         reason = f"the corpus does not mention {missing} in this context"
@@ -135,11 +135,16 @@ class _Terms:
         return stem in self.stems or (len(stem) >= 5 and stem[:5] in self.prefixes)
 
 
-def term_support(plan: QueryPlan, hits: list[Hit]) -> tuple[float, list[str]]:
-    """Share of the question's key terms found in the top passages, and the names not found."""
+def term_support(plan: QueryPlan, retrieval: Retrieval) -> tuple[float, list[str]]:
+    """Share of the question's key terms that the retrieved articles mention, and names they don't.
+
+    Whole articles count, not only the passages: a multi-article question names people and
+    things that sit in different parts of different articles.
+    """
     if not plan.terms:
         return 1.0, []
-    found = _Terms({t for h in hits[:5] for t in tokenize([h.chunk.text])[0]})
+    articles = dict.fromkeys(h.chunk.article_id for h in retrieval.hits)
+    found = _Terms({t for aid in articles for t in retrieval.article_terms(aid)})
     stems = dict(zip(plan.terms, tokenize(list(plan.terms))))
     supported = [t for t in plan.terms if all(s in found for s in stems[t])]
     names = [n for n in plan.names if stems.get(n) and not all(s in found for s in stems[n])]
@@ -257,9 +262,11 @@ def _score_sentences(
 
 
 def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -> list[_Sentence]:
-    """The best sentence, plus the best of other articles that score nearly as well.
+    """The best sentence, the best of other articles that score nearly as well, and runners-up.
 
-    With one article, its runner-up sentence joins when nearly as good: answers often span two.
+    Several articles: one statement each, oldest first, so the reader sees who said what, when.
+    One article: its next-best sentences join when close behind, in reading order, since an
+    answer often spans two sentences.
     """
     best_of: dict[str, list[_Sentence]] = {}
     for s in sorted(sentences, key=lambda s: -s.score):
@@ -269,12 +276,15 @@ def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -
         return []
     floor = _STATEMENT_MARGIN * ranked[0].score
     chosen = [s for s in ranked if s.score >= floor][:MAX_STATEMENTS]
-    if len(chosen) > 1:  # who said what, when: oldest first, undated last
+    if len(chosen) > 1:
         chosen.sort(key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score))
         return chosen
-    group = best_of[hits[chosen[0].hit].chunk.article_id]
-    runner_up = [s for s in group[1:2] if s.score >= _RUNNER_UP_MARGIN * chosen[0].score]
-    return sorted(chosen + runner_up, key=lambda s: s.start)
+    floor = _RUNNER_UP_MARGIN * chosen[0].score
+    runners = [s for s in sorted(sentences, key=lambda s: -s.score)[1:3] if s.score >= floor]
+    picked = chosen + runners
+    if len({hits[s.hit].chunk.article_id for s in picked}) == 1:
+        picked.sort(key=lambda s: s.start)
+    return picked
 
 
 def _published(retrieval: Retrieval, hit: Hit) -> str | None:

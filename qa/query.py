@@ -155,6 +155,16 @@ _QUESTION_WORDS = {
     "make",
     "says",
     "based",
+    "am",
+    "pm",
+    "inc",
+    "today",
+    "yesterday",
+    "week",
+    "month",
+    "year",
+    *(m.lower() for m in calendar.month_name if m),
+    *(d.lower() for d in calendar.day_name),
 }
 
 
@@ -199,24 +209,31 @@ class OutletMatcher:
     """Finds the indexed outlets a question names."""
 
     def __init__(self, sources: Iterable[str]) -> None:
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
-        for source in sorted({s for s in sources if s}):
-            for alias in sorted(outlet_aliases(source), key=len, reverse=True):
-                # One-word aliases must keep their capitals ("Fortune", not "fortune").
-                flags = re.IGNORECASE if " " in alias or not alias[:1].isalpha() else 0
-                pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w])", flags)
-                self._patterns.append((pattern, source))
+        by_alias: dict[str, set[str]] = {}
+        for source in {s for s in sources if s}:
+            for alias in outlet_aliases(source):
+                by_alias.setdefault(alias.casefold(), set()).add(source)
+        # Longest first, so "FOX News - Health" wins over the "FOX News" it contains.
+        self._patterns = [
+            (re.compile(rf"(?<![\w.]){re.escape(alias)}(?!\w)", re.IGNORECASE), sorted(names))
+            for alias, names in sorted(by_alias.items(), key=lambda item: -len(item[0]))
+        ]
 
     def find(self, question: str) -> list[tuple[str, int, int]]:
-        """(source, start, end) of each outlet named, first mention first, no overlaps."""
+        """(source, start, end) of each outlet named, first mention first, no overlaps.
+
+        A name shared by several indexed outlets ("FOX News") names each of them.
+        """
         hits: list[tuple[str, int, int]] = []
         taken: list[tuple[int, int]] = []
-        for pattern, source in self._patterns:
+        for pattern, names in self._patterns:
             for m in pattern.finditer(question):
                 if any(m.start() < b and a < m.end() for a, b in taken):
                     continue
+                if " " not in m.group(0) and not m.group(0)[:1].isupper():
+                    continue  # one-word names keep their capital: "Fortune", not "fortune"
                 taken.append((m.start(), m.end()))
-                hits.append((source, m.start(), m.end()))
+                hits.extend((name, m.start(), m.end()) for name in names)
         return sorted(hits, key=lambda h: h[1])
 
 
