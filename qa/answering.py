@@ -21,7 +21,8 @@ MAX_STATEMENTS = 3
 _STATEMENT_MARGIN = 0.92  # another article's best sentence joins if it scores this close
 _MIN_WORDS = 5
 _RUNNER_UP_MARGIN = 0.75
-_W_OVERLAP, _W_RANK, _HEADLINE_PENALTY, _NAME_PENALTY = 0.6, 0.2, 0.15, 0.4
+_SUPPORT_PASSAGES = 5  # the articles of this many top passages must mention the question's names
+_W_OVERLAP, _W_RANK, _HEADLINE_PENALTY, _NAME_PENALTY = 0.3, 0.4, 0.15, 0.2
 _W_TYPE = {"number": 0.3, "date": 0.3}  # how much fitting the asked-for kind counts; 0.15 else
 
 # Outlets a question may name that are well known; when the index holds none of their articles,
@@ -143,7 +144,7 @@ def term_support(plan: QueryPlan, retrieval: Retrieval) -> tuple[float, list[str
     """
     if not plan.terms:
         return 1.0, []
-    articles = dict.fromkeys(h.chunk.article_id for h in retrieval.hits)
+    articles = dict.fromkeys(h.chunk.article_id for h in retrieval.hits[:_SUPPORT_PASSAGES])
     found = _Terms({t for aid in articles for t in retrieval.article_terms(aid)})
     stems = dict(zip(plan.terms, tokenize(list(plan.terms))))
     supported = [t for t in plan.terms if all(s in found for s in stems[t])]

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument("--k", type=int, default=5, help="passages to draw the answer from")
+    p.add_argument("--k", type=int, default=8, help="passages to draw the answer from (8)")
     p.add_argument("--source", action="append", help="only this outlet (repeatable)")
     p.add_argument("--since", help="published on or after YYYY-MM-DD")
     p.add_argument("--until", help="published on or before YYYY-MM-DD")

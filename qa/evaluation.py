@@ -99,7 +99,7 @@ def evaluate(
     questions: str | Path,
     *,
     k: int = 10,
-    answer_k: int = 5,
+    answer_k: int = 8,
     mode: str = "hybrid",
     out: str | Path | None = None,
 ) -> EvalResult:

@@ -20,8 +20,8 @@ MODES = ("hybrid", "bm25", "dense")
 # Weights of the fused score, chosen on the MultiHop-RAG dev questions (see README): BM25 over
 # title/outlet/date-prefixed chunks carries most of the signal on news; MiniLM adds paraphrase
 # recall; the best single sentence of a chunk rewards passages that state the fact in one place.
-_W_BM25, _W_DENSE, _W_SENTENCE = 0.8, 0.2, 0.8
-_OUTLET_BOOST, _DATE_BOOST = 0.6, 0.3
+_W_BM25, _W_DENSE, _W_SENTENCE = 0.8, 0.2, 1.0
+_OUTLET_BOOST, _DATE_BOOST = 0.6, 0.5
 _SAME_ARTICLE_PENALTY = 0.2
 _CANDIDATES = 300
 _SENTENCE_K1, _SENTENCE_B, _SENTENCE_AVGDL = 1.2, 0.75, 18.0

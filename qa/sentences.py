@@ -95,7 +95,10 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 
 
 _BLOCK_END = re.compile(r"[.!?:;…\"'”’)\]]$")
-_BLOCK_START = re.compile(r"^(?:[•·*\-–—]|\d+[.)]\s)")
+# A list item, or a dateline ("ERBIL, Kurdistan Region -", "BAGHDAD, 5 January —", "IRBIL:").
+_BLOCK_START = re.compile(
+    r"^(?:[•·*\-–—]|\d+[.)]\s|[A-Z][A-Z'’.\-]{2,}(?:\s[A-Z][A-Z'’.\-]+)*[,:])"
+)
 _SHORT_LINE = 50  # a line this short is a headline, dateline or byline, not a wrapped line
 
 

@@ -115,7 +115,7 @@ class _Chat:
     def ask_api(
         self,
         question: str,
-        k: int = 5,
+        k: int = 8,
         sources: list[str] | None = None,
         since: str = "",
         until: str = "",
@@ -301,7 +301,7 @@ def _chat_column(chat: _Chat) -> dict[str, Any]:
     with gr.Row():
         c["clear"] = gr.Button("New conversation", size="sm", variant="secondary")
     with gr.Accordion("Settings", open=False):
-        c["k"] = gr.Slider(1, 10, value=5, step=1, label="Number of sources")
+        c["k"] = gr.Slider(1, 10, value=8, step=1, label="Number of sources")
         c["sources"] = gr.Dropdown(
             choices=chat._sources(),
             value=[],

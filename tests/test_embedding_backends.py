@@ -1,0 +1,139 @@
+"""The int8 embedding backend (close to fp32, cached apart) and the approximate vector index."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import SEED
+
+import qa
+from qa import store
+from qa.cache import EmbeddingCache
+from qa.chunking import Chunker, ChunkerSettings
+from qa.corpus import load_corpus
+from qa.embedding import BACKENDS, Embedder, model_cache_dir
+from qa.errors import ModelError
+from qa.vectors import VectorIndex
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def int8(models_dir):
+    """The bundled model exported to OpenVINO int8 once per session (~10 s)."""
+    return Embedder(backend="openvino-int8", cache_dir=models_dir)
+
+
+@pytest.fixture(scope="module")
+def seed_chunks(embedder):
+    settings = ChunkerSettings(
+        max_tokens=embedder.info.max_tokens, special_tokens=embedder.special_tokens
+    )
+    chunker = Chunker(embedder.count_tokens, settings)
+    return [c for a in load_corpus(SEED).articles for c in chunker.chunk(a)]
+
+
+def test_int8_vectors_are_close_to_fp32(embedder, int8, seed_chunks):
+    texts = [c.text for c in seed_chunks]
+    cosines = np.sum(embedder.encode_documents(texts) * int8.encode_documents(texts), axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
+    questions = ["who denied cooperation in the Palestine Street strike?", "When did it happen?"]
+    q = np.sum(embedder.encode_queries(questions) * int8.encode_queries(questions), axis=1)
+    assert q.mean() >= 0.98 and q.min() >= 0.95, q  # very short texts move the most
+    norms = np.linalg.norm(int8.encode_documents(texts[:3]), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)
+
+
+def test_int8_reads_text_like_torch(embedder, int8, seed_chunks):
+    """Same tokenizer, so chunking (and the chunker settings in the manifest) do not change."""
+    assert int8.special_tokens == embedder.special_tokens
+    assert (int8.info.dimension, int8.info.max_tokens) == (384, 256)
+    for text in [c.text for c in seed_chunks] + ["", "naïve café — 1,234.5 km²"]:
+        assert int8.count_tokens(text) == embedder.count_tokens(text)
+    assert int8.encode_documents([]).shape == (0, 384)
+
+
+def test_export_is_reused_and_fingerprinted(int8, models_dir):
+    started = time.perf_counter()
+    again = Embedder(backend="openvino-int8", cache_dir=models_dir)
+    assert time.perf_counter() - started < 5  # loaded, not exported again
+    assert again.info.export_sha256 == int8.info.export_sha256 != ""
+    assert [p.name for p in models_dir.iterdir() if not p.name.startswith(".")] == [
+        f"{int8.info.weights_sha256[:16]}-openvino-int8-v1"
+    ]
+
+
+def test_cache_keys_keep_backends_apart(tmp_path, embedder, int8):
+    assert embedder.info.cache_key.endswith(":torch")  # unchanged: existing caches stay valid
+    assert int8.info.cache_key.startswith(f"{int8.info.weights_sha256[:16]}:openvino-int8:")
+    cache = EmbeddingCache(tmp_path / "cache.sqlite", embedder.info.cache_key, 384)
+    cache.put_many(["h"], embedder.encode_documents(["some text"]))
+    cache.close()
+    other = EmbeddingCache(tmp_path / "cache.sqlite", int8.info.cache_key, 384)
+    assert other.get_many(["h"]) == {}
+    other.close()
+
+
+def test_switching_backend_reembeds_everything(seed_copy, tmp_path, embedder, int8):
+    index = tmp_path / "index"
+    qa.build_index(seed_copy, index, embedder=embedder)
+    report = qa.build_index(seed_copy, index, embedder=int8)
+    assert "backend" in (report.full_rebuild_reason or "")
+    assert report.chunks_embedded == report.chunks  # no torch vector was reused
+    gen = store.open_generation(index)
+    assert gen.manifest["model"]["backend"] == "openvino-int8"
+    gen.close()
+    assistant = qa.Assistant(index, int8)
+    hits = assistant.retrieve("Palestine Street strike", k=3)
+    assert hits and "Palestine Street" in " ".join(p.text for p in hits)
+    with pytest.raises(qa.IndexMismatchError, match="backend openvino-int8"):
+        qa.Assistant(index, embedder)
+
+
+def test_unknown_backend_lists_the_choices():
+    with pytest.raises(ModelError, match="choose one of torch, openvino-int8"):
+        Embedder(backend="tensorrt")
+    assert BACKENDS == ("torch", "openvino-int8")
+
+
+def test_cache_dir_falls_back_when_home_is_not_writable(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.delenv("QA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert "newsqa-" in model_cache_dir().name
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "mine"))
+    assert model_cache_dir() == tmp_path / "mine"
+
+
+def _clustered(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((40, dim))
+    x = centers[rng.integers(0, 40, n)] + 0.5 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_approximate_index_matches_exact_top1(tmp_path):
+    vectors = _clustered(3000)
+    approx = VectorIndex.build(vectors, 384, approximate_from=1000)
+    exact = VectorIndex.build(vectors, 384, approximate_from=10_000)
+    assert (approx.kind, exact.kind) == ("IndexHNSWFlat", "IndexFlatIP")
+    rng = np.random.default_rng(1)
+    queries = vectors[rng.integers(0, 3000, 50)] + 0.05 * rng.standard_normal((50, 384))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    a_scores, a_rows = approx.search(queries, 10)
+    e_scores, e_rows = exact.search(queries, 10)
+    assert (a_rows[:, 0] == e_rows[:, 0]).all()
+    assert np.allclose(a_scores[:, 0], e_scores[:, 0], atol=1e-5)
+    assert np.array_equal(approx.vectors_at(np.array([7, 2999, 0])), vectors[[7, 2999, 0]])
+    _, many = approx.search(queries[:1], 5000)  # k beyond the size: clipped, like exact
+    assert many.shape == (1, 3000)
+    approx.save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss")
+    assert loaded.kind == "IndexHNSWFlat" and loaded.size == 3000
+    assert (loaded.search(queries, 1)[1][:, 0] == e_rows[:, 0]).all()
