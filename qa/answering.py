@@ -148,7 +148,8 @@ def term_support(plan: QueryPlan, retrieval: Retrieval) -> tuple[float, list[str
     found = _Terms({t for aid in articles for t in retrieval.article_terms(aid)})
     stems = dict(zip(plan.terms, tokenize(list(plan.terms))))
     supported = [t for t in plan.terms if all(s in found for s in stems[t])]
-    names = [n for n in plan.names if stems.get(n) and not all(s in found for s in stems[n])]
+    name_stems = dict(zip(plan.names, tokenize(list(plan.names))))
+    names = [n for n, s in name_stems.items() if s and not all(x in found for x in s)]
     return len(supported) / len(plan.terms), names
 
 
@@ -256,10 +257,15 @@ def _score_sentences(
             + _W_TYPE.get(kind, 0.15) * _type_fit(kind, text, question_words)
             + _W_RANK * max(hits[i].score, 0.0) / top
             - _NAME_PENALTY * off_topic[hits[i].chunk.article_id]
-            - (_HEADLINE_PENALTY if text[-1:] not in ".!?\"'”’)" else 0.0)
+            - (0.0 if _is_statement(text) else _HEADLINE_PENALTY)
         )
         out.append(_Sentence(i, a, b, text, float(score), float(cos)))
     return out
+
+
+def _is_statement(text: str) -> bool:
+    """A sentence that ends like one; headlines, captions and bylines do not."""
+    return text[-1:] in ".!?\"'”’)"
 
 
 def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -> list[_Sentence]:
@@ -281,7 +287,11 @@ def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -
         chosen.sort(key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score))
         return chosen
     floor = _RUNNER_UP_MARGIN * chosen[0].score
-    runners = [s for s in sorted(sentences, key=lambda s: -s.score)[1:3] if s.score >= floor]
+    runners = [
+        s
+        for s in sorted(sentences, key=lambda s: -s.score)[1:3]
+        if s.score >= floor and _is_statement(s.text)
+    ]
     picked = chosen + runners
     if len({hits[s.hit].chunk.article_id for s in picked}) == 1:
         picked.sort(key=lambda s: s.start)

@@ -189,7 +189,7 @@ class QueryPlan:
     outlets: tuple[str, ...]  # indexed source names the question names, in order of mention
     dates: tuple[DateRange, ...]
     terms: tuple[str, ...]  # content words and names, lower-cased, in order
-    names: tuple[str, ...]  # capitalised words not at the start of the question
+    names: tuple[str, ...]  # capitalised words not at the start of the question, as written
 
 
 def outlet_aliases(source: str) -> set[str]:
@@ -284,7 +284,7 @@ def key_terms(text: str) -> tuple[list[str], list[str]]:
             continue
         terms.append(low)
         if i > 0 and word[0].isupper():
-            names.append(low)
+            names.append(word)
     return terms, names
 
 
