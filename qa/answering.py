@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from qa.embedding import Embedder
 from qa.lexical import tokenize
 from qa.query import QueryPlan
 from qa.records import Answer, Citation, Passage
 from qa.retrieval import Hit, Retrieval
-from qa.sentences import sentence_spans
 
 # Abstention, calibrated on the seed gold set and the MultiHop-RAG dev questions (README):
 # a question is answered only when the best passage is close enough in meaning AND the
@@ -19,7 +20,6 @@ MIN_COSINE = 0.2
 MIN_TERM_SUPPORT = 0.15
 MAX_STATEMENTS = 3
 _STATEMENT_MARGIN = 0.92  # another article's best sentence joins if it scores this close
-_MIN_WORDS = 5
 _RUNNER_UP_MARGIN = 0.75
 _SUPPORT_PASSAGES = 5  # the articles of this many top passages must mention the question's names
 _W_OVERLAP, _W_RANK, _HEADLINE_PENALTY, _NAME_PENALTY = 0.3, 0.4, 0.15, 0.2
@@ -224,16 +224,15 @@ def _type_fit(kind: str | None, sentence: str, question_words: set[str]) -> floa
 def _score_sentences(
     plan: QueryPlan, hits: list[Hit], retrieval: Retrieval, embedder: Embedder
 ) -> list[_Sentence]:
-    spans = []
+    spans, vectors = [], []
+    by_row = retrieval.sentence_vectors([h.chunk for h in hits])
     for i, h in enumerate(hits):
-        for a, b in sentence_spans(h.chunk.text):
-            text = h.chunk.text[a:b]
-            if len(text.split()) >= _MIN_WORDS:
-                spans.append((i, h.chunk.start + a, h.chunk.start + b, text))
+        for a, b, vector in by_row[h.chunk.row]:
+            spans.append((i, h.chunk.start + a, h.chunk.start + b, h.chunk.text[a:b]))
+            vectors.append(vector)
     if not spans:
         return []
-    vectors = embedder.encode_queries([s[3] for s in spans])  # symmetric: sentence vs question
-    cosines = vectors @ retrieval.query_vector
+    cosines = np.stack(vectors) @ retrieval.query_vector
     weights = retrieval.term_weights
     total = sum(weights.values()) or 1.0
     kind = expected_type(plan.question)

@@ -37,6 +37,7 @@ class EvalResult:
     rows: list[dict[str, Any]]
     seconds: float
     summary: dict[str, dict[str, float]] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict, repr=False)  # question id -> Answer
 
     def table(self) -> str:
         """A plain-text table: one line per metric, columns overall then question types."""
@@ -117,6 +118,7 @@ def evaluate(
     started = time.perf_counter()
     retriever = assistant.retriever
     rows = []
+    answers = {}
     for item in items:
         result = retriever.search(item["question"], max(k, answer_k), mode=mode)
         top = result.hits[:answer_k]
@@ -127,12 +129,13 @@ def evaluate(
             indexed_sources=retriever.sources(),
         )
         rows.append(_score(item, [h.chunk for h in result.hits[:k]], answer, k))
+        answers[item["id"]] = answer
     seconds = time.perf_counter() - started
     if out:
         with Path(out).open("w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return EvalResult(k=k, rows=rows, seconds=seconds, summary=_summarise(rows))
+    return EvalResult(k=k, rows=rows, seconds=seconds, summary=_summarise(rows), answers=answers)
 
 
 def _squash(text: str) -> str:

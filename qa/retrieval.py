@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ _W_BM25, _W_DENSE, _W_SENTENCE = 0.8, 0.2, 1.0
 _OUTLET_BOOST, _DATE_BOOST = 0.6, 0.5
 _SAME_ARTICLE_PENALTY = 0.2
 _CANDIDATES = 300
+_MIN_QUOTE_WORDS = 5  # shorter lines (bylines, captions) are not quoted
 _SENTENCE_K1, _SENTENCE_B, _SENTENCE_AVGDL = 1.2, 0.75, 18.0
 
 
@@ -47,6 +49,7 @@ class Retrieval:
     articles: dict[str, dict]  # metadata of every article in the generation, by id
     term_weights: dict[str, float]  # IDF of the question's stemmed terms that the index knows
     article_terms: Callable[[str], frozenset[str]]  # stemmed words of an article's whole text
+    sentence_vectors: Callable[[list[StoredChunk]], dict[int, list[tuple[int, int, np.ndarray]]]]
 
 
 class Retriever:
@@ -67,6 +70,8 @@ class Retriever:
         self.outlets = OutletMatcher(self._article_source.tolist())
         self._sentences: dict[int, list[tuple[Counter[str], int]]] = {}
         self._article_terms: dict[str, frozenset[str]] = {}
+        self._sentence_vectors: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        self._cache_lock = threading.Lock()
 
     def article_terms(self, article_id: str) -> frozenset[str]:
         """The stemmed words of an article (cached), for checking what it mentions."""
@@ -79,6 +84,34 @@ class Retriever:
                 self._article_terms.clear()
             self._article_terms[article_id] = terms
         return terms
+
+    def sentence_vectors(
+        self, chunks: list[StoredChunk]
+    ) -> dict[int, list[tuple[int, int, np.ndarray]]]:
+        """Per chunk row: (start, end) in the chunk and the vector of each quotable sentence.
+
+        Sentences are embedded once per generation (cached), like questions: both sides of the
+        comparison are short texts.
+        """
+        with self._cache_lock:
+            missing = [c for c in dict.fromkeys(chunks) if c.row not in self._sentence_vectors]
+        if missing:
+            spans = [
+                (c.row, a, b, c.text[a:b])
+                for c in missing
+                for a, b in sentence_spans(c.text)
+                if len(c.text[a:b].split()) >= _MIN_QUOTE_WORDS
+            ]
+            vectors = self.embedder.encode_queries([s[3] for s in spans]) if spans else []
+            found: dict[int, list[tuple[int, int, np.ndarray]]] = {c.row: [] for c in missing}
+            for (row, a, b, _), vector in zip(spans, vectors):
+                found[row].append((a, b, vector))
+            with self._cache_lock:
+                if len(self._sentence_vectors) > 20_000:
+                    self._sentence_vectors.clear()
+                self._sentence_vectors.update(found)
+        with self._cache_lock:
+            return {c.row: self._sentence_vectors[c.row] for c in chunks}
 
     def sources(self) -> list[str]:
         return sorted({s for s in self._article_source.tolist() if s})
@@ -105,7 +138,9 @@ class Retriever:
         qvec = self.embedder.encode_queries([dense_text])[0]
         allowed = self._allowed(sources, since, until)
         if self.generation.chunk_count == 0 or not allowed.any():
-            return Retrieval(plan, [], qvec, self.articles, {}, self.article_terms)
+            return Retrieval(
+                plan, [], qvec, self.articles, {}, self.article_terms, self.sentence_vectors
+            )
         bm25 = self.generation.lexical.scores(query)
         dense_scores, dense_rows = self.generation.vectors.search(qvec, _CANDIDATES * 2)
         rows = self._candidates(plan, bm25, dense_rows[0], allowed, mode)
@@ -113,7 +148,9 @@ class Retriever:
         score = self._fuse(plan, query, rows, bm25[rows], dense, mode)
         hits = self._select(plan, rows, score, dense, bm25[rows], k)
         weights = self.generation.lexical.idf(list(dict.fromkeys(tokenize([query])[0])))
-        return Retrieval(plan, hits, qvec, self.articles, weights, self.article_terms)
+        return Retrieval(
+            plan, hits, qvec, self.articles, weights, self.article_terms, self.sentence_vectors
+        )
 
     # -- candidates and scores ------------------------------------------------------------------
 
