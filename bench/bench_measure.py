@@ -1,0 +1,66 @@
+"""Measuring helpers: run a step in a fresh process (for its own peak RSS), percentiles, sizes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: Any) -> None:
+    try:
+        result = fn(*args)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        queue.put(("ok", result))
+    except BaseException as exc:  # report any failure to the parent instead of hanging it
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn(*args)`` in a spawned process; its dict result plus ``peak_rss_mb`` and ``wall_s``.
+
+    A fresh process per step means each step loads the model and index itself (as `qa ask`
+    would) and its peak RSS is its own.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    started = time.perf_counter()
+    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    proc.start()
+    status, payload = queue.get()
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {payload}")
+    payload["wall_s"] = time.perf_counter() - started
+    return payload
+
+
+def percentile_ms(seconds: list[float], q: float) -> float:
+    ordered = sorted(seconds)
+    if not ordered:
+        return float("nan")
+    pos = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[pos] * 1000
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def dir_mb(path: Path, *, exclude: tuple[str, ...] = ()) -> float:
+    """Size of the files under ``path`` in MB, leaving out top-level entries named in exclude."""
+    total = 0
+    for item in path.rglob("*"):
+        rel = item.relative_to(path).parts
+        if item.is_file() and rel[0] not in exclude:
+            total += item.stat().st_size
+    return total / 1e6
+
+
+def fmt_duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
