@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -171,7 +172,9 @@ class Assistant:
 def _clean_question(question: str) -> tuple[str, tuple[str, ...]]:
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question)
+    # Lone surrogates (bytes a terminal passed that are not UTF-8) become "?".
+    cleaned = question.encode("utf-8", "replace").decode("utf-8")
+    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     if not cleaned:
         raise QuestionError("the question is empty; type a question about the articles")
@@ -183,7 +186,8 @@ def _clean_question(question: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | float) or not 1 <= int(k) <= MAX_K:
+    valid = isinstance(k, int | float) and not isinstance(k, bool) and math.isfinite(k)
+    if not valid or not 1 <= int(k) <= MAX_K:
         raise QuestionError(f"k={k!r} is out of range; use a number from 1 to {MAX_K}")
     return int(k)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,10 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
         return
     limit = max_file_mb * (10 if suffix in JSON_SUFFIXES else 1)
     try:
-        size = file.stat().st_size
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise _Bad("not a regular file (a pipe, device or socket); only files are read")
+        size = info.st_size
         if size > limit * 1_000_000:
             raise _Bad(
                 f"file is {size / 1e6:.1f} MB, over the {limit:g} MB limit; "

@@ -37,3 +37,7 @@ class QuestionError(QAError):
 
 class SettingsError(QAError):
     """An option has a value outside its valid range or choices."""
+
+
+class IndexWriteError(QAError):
+    """The index could not be written (full disk, permissions); the previous one is intact."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,12 @@ from qa.cache import EmbeddingCache
 from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
 from qa.embedding import Embedder, model_identity
-from qa.errors import CorpusNotFoundError, IndexCorruptError, IndexMismatchError
+from qa.errors import (
+    CorpusNotFoundError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexWriteError,
+)
 from qa.lexical import SETTINGS as LEXICAL_SETTINGS
 from qa.lexical import lexical_text
 from qa.records import Article, BuildReport, Chunk
@@ -78,6 +84,11 @@ def build_index(
             result = _build(
                 index_dir, loaded, previous, embedder, model, backend, overlap_tokens, report
             )
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexWriteError(
+                f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
+                "(free disk space or fix permissions, then run `qa index` again)"
+            ) from exc
         finally:
             if previous is not None:
                 previous.close()

@@ -148,12 +148,11 @@ def write_generation(
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = folder / f"{_BUILDING_PREFIX}{name}"
     tmp.mkdir(parents=True)
-    _write_sqlite(tmp / "meta.sqlite", articles, chunks)
-    VectorIndex.build(vectors, manifest["model"]["dimension"]).save(tmp / "vectors.faiss")
-    LexicalIndex.build(lexical_texts).save(tmp / "bm25")
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "generation": name}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    _fsync_tree(tmp)
+    try:
+        _write_files(tmp, articles, chunks, vectors, lexical_texts, manifest, name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk should not stay full
+        raise
     try:
         previous = current_generation(folder)
     except IndexCorruptError:
@@ -168,6 +167,23 @@ def write_generation(
     _fsync_dir(folder)
     _collect_garbage(folder, keep={name, previous.name if previous else name})
     return name
+
+
+def _write_files(
+    tmp: Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    lexical_texts: list[str],
+    manifest: dict[str, Any],
+    name: str,
+) -> None:
+    _write_sqlite(tmp / "meta.sqlite", articles, chunks)
+    VectorIndex.build(vectors, manifest["model"]["dimension"]).save(tmp / "vectors.faiss")
+    LexicalIndex.build(lexical_texts).save(tmp / "bm25")
+    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "generation": name}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _fsync_tree(tmp)
 
 
 def _write_sqlite(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
