@@ -253,6 +253,8 @@ def _load_json(text: str, rel: str) -> Iterator[Article | Skipped]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Bad(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
+        raise _Bad(f"unreadable JSON: {str(exc)[:120]}") from None
     if isinstance(data, dict):
         yield _from_record(data, rel, _article_id(rel))
         return
@@ -277,5 +279,7 @@ def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | 
                 yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}")
             except json.JSONDecodeError as exc:
                 yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
+            except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
+                yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
             except _Bad as exc:
                 yield Skipped(rel, str(exc), lineno)
