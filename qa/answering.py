@@ -298,7 +298,7 @@ def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -
 
 
 def _published(retrieval: Retrieval, hit: Hit) -> str | None:
-    return None if hit is None else _meta(retrieval, hit).get("published")
+    return _meta(retrieval, hit).get("published")
 
 
 def _meta(retrieval: Retrieval, hit: Hit) -> dict:

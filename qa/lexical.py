@@ -105,7 +105,11 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros when no query term is in the index)."""
-        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
+        return self.scores_of(tokenize([query])[0])
+
+    def scores_of(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every row for already tokenized query terms."""
+        tokens = [t for t in tokens if t in self._bm25.vocab_dict]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

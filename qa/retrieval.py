@@ -67,7 +67,8 @@ class Retriever:
         self._article_source = np.array([self.articles[a]["source"] or "" for a in ids])
         self._article_date = np.array([(self.articles[a]["published"] or "")[:10] for a in ids])
         self._ids = ids
-        self.outlets = OutletMatcher(self._article_source.tolist())
+        self._sources = sorted({s for s in self._article_source.tolist() if s})
+        self.outlets = OutletMatcher(self._sources)
         self._sentences: dict[int, list[tuple[Counter[str], int]]] = {}
         self._article_terms: dict[str, frozenset[str]] = {}
         self._sentence_vectors: dict[int, list[tuple[int, int, np.ndarray]]] = {}
@@ -114,7 +115,7 @@ class Retriever:
             return {c.row: self._sentence_vectors[c.row] for c in chunks}
 
     def sources(self) -> list[str]:
-        return sorted({s for s in self._article_source.tolist() if s})
+        return list(self._sources)
 
     def search(
         self,
@@ -141,13 +142,14 @@ class Retriever:
             return Retrieval(
                 plan, [], qvec, self.articles, {}, self.article_terms, self.sentence_vectors
             )
-        bm25 = self.generation.lexical.scores(query)
+        tokens = tokenize([query])[0]
+        weights = self.generation.lexical.idf(list(dict.fromkeys(tokens)))
+        bm25 = self.generation.lexical.scores_of(tokens)
         dense_scores, dense_rows = self.generation.vectors.search(qvec, _CANDIDATES * 2)
         rows = self._candidates(plan, bm25, dense_rows[0], allowed, mode)
         dense = self._dense(qvec, rows, dense_rows[0], dense_scores[0])
-        score = self._fuse(plan, query, rows, bm25[rows], dense, mode)
+        score = self._fuse(plan, weights, rows, bm25[rows], dense, mode)
         hits = self._select(plan, rows, score, dense, bm25[rows], k)
-        weights = self.generation.lexical.idf(list(dict.fromkeys(tokenize([query])[0])))
         return Retrieval(
             plan, hits, qvec, self.articles, weights, self.article_terms, self.sentence_vectors
         )
@@ -204,7 +206,7 @@ class Retriever:
     def _fuse(
         self,
         plan: QueryPlan,
-        query: str,
+        weights: dict[str, float],
         rows: np.ndarray,
         bm25: np.ndarray,
         dense: np.ndarray,
@@ -217,7 +219,7 @@ class Retriever:
         score = _W_BM25 * bm25 / max(float(bm25.max()), 1e-9)
         median, top = float(np.median(dense)), float(dense.max())
         score += _W_DENSE * (dense - median) / max(top - median, 1e-6)
-        sentence = self._sentence_scores(query, rows)
+        sentence = self._sentence_scores(weights, rows)
         score += _W_SENTENCE * sentence / max(float(sentence.max()), 1e-9)
         articles = self._row_article[rows]
         if plan.outlets:
@@ -227,10 +229,8 @@ class Retriever:
             score += _DATE_BOOST * ((days >= date.first) & (days <= date.last) & (days != ""))
         return score.astype(np.float32)
 
-    def _sentence_scores(self, query: str, rows: np.ndarray) -> np.ndarray:
-        """Per chunk, the BM25 score of its best sentence (chunk-level IDF)."""
-        terms = list(dict.fromkeys(tokenize([query])[0]))
-        idf = self.generation.lexical.idf(terms)
+    def _sentence_scores(self, idf: dict[str, float], rows: np.ndarray) -> np.ndarray:
+        """Per chunk, the BM25 score of its best sentence (chunk-level IDF of the query terms)."""
         if not idf:
             return np.zeros(len(rows), dtype=np.float32)
         self._tokenize_sentences([int(r) for r in rows if int(r) not in self._sentences])
