@@ -344,6 +344,7 @@ _FALLBACK_CALIBRATION = (
     "weather. The company reported quarterly revenue of 12 billion dollars, up 8 percent."
 )
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_SEQ_STEP = 32  # tokens; input lengths are rounded up to a multiple of this
 
 
 def _pooled_encoder(transformer: Any) -> Any:
@@ -378,10 +379,10 @@ def _fast_tokenizer(folder: Path, max_tokens: int | None) -> Any:
     return tokenizer
 
 
-def _feed(tokenizer: Any, texts: list[str]) -> dict[str, np.ndarray]:
-    """Right-padded int64 inputs for ``texts`` (padded to the longest)."""
+def _feed(tokenizer: Any, texts: list[str], multiple: int = 1) -> dict[str, np.ndarray]:
+    """Right-padded int64 inputs, as long as the longest text rounded up to ``multiple``."""
     encodings = tokenizer.encode_batch(texts)
-    width = max(len(e.ids) for e in encodings)
+    width = -(-max(len(e.ids) for e in encodings) // multiple) * multiple
     ids = np.zeros((len(texts), width), dtype=np.int64)
     mask = np.zeros_like(ids)
     for row, enc in enumerate(encodings):
@@ -426,10 +427,16 @@ class _OpenVinoRuntime:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        # Longest first, so each batch pads little (as sentence-transformers does).
+        # Longest first, so each batch pads little (as sentence-transformers does). Batches of
+        # power-of-two sizes padded to a multiple of 32 tokens keep the input shapes few:
+        # OpenVINO keeps buffers per shape seen, and arbitrary shapes grew a server past 3 GB.
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        for begin in range(0, len(texts), batch_size):
-            rows = order[begin : begin + batch_size]
-            feed = _feed(self._tokenizer, [texts[i] for i in rows])
+        largest = 1 << (max(batch_size, 1).bit_length() - 1)
+        begin = 0
+        while begin < len(texts):
+            size = min(largest, 1 << ((len(texts) - begin).bit_length() - 1))
+            rows = order[begin : begin + size]
+            feed = _feed(self._tokenizer, [texts[i] for i in rows], multiple=_SEQ_STEP)
             out[rows] = self._model([feed[name] for name in _INPUTS])[0]
+            begin += size
         return out
