@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +40,9 @@ _JSON_FIELDS = {
     "author": ("author", "authors", "byline"),
 }
 _BODY_FIELDS = ("body", "text", "content")
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _Bad(Exception):
@@ -78,7 +83,7 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for file in files:
-        rel = file.relative_to(base).as_posix()
+        rel = _display_path(file.relative_to(base).as_posix())
         for item in _load_file(file, rel, max_file_mb):
             if isinstance(item, Skipped):
                 skipped.append(item)
@@ -90,6 +95,22 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
                 seen[item.id] = rel
                 articles.append(item)
     return LoadResult(tuple(articles), tuple(skipped))
+
+
+def _display_path(rel: str) -> str:
+    """The path as valid text: bytes of a name that is not UTF-8 are shown as ``\\xe9``.
+
+    Python keeps such bytes as lone surrogates, which no UTF-8 writer (SQLite, JSON, hashing)
+    accepts; the escaped form is readable, unique per name and safe to store.
+    """
+    if not _LONE_SURROGATE.search(rel):
+        return rel
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _text(value: str) -> str:
+    """``value`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _walk(root: Path) -> list[Path]:
@@ -128,7 +149,7 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
             return
         text = _decode(file.read_bytes())
         if suffix == ".json":
-            yield from _load_json(text, rel)
+            yield from _load_json(text, rel, max_file_mb)
         elif suffix in HTML_SUFFIXES:
             yield _from_html(text, rel)
         else:
@@ -222,7 +243,7 @@ def _first(fields: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def _from_record(record: Any, rel: str, default_id: str) -> Article:
+def _from_record(record: Any, rel: str, default_id: str, max_file_mb: float) -> Article:
     if not isinstance(record, dict):
         raise _Bad(f"expected a JSON object, got {type(record).__name__}")
     body_field = next((f for f in _BODY_FIELDS if f in record), None)
@@ -231,6 +252,11 @@ def _from_record(record: Any, rel: str, default_id: str) -> Article:
     body = record[body_field]
     if not isinstance(body, str):
         raise _Bad(f"field {body_field!r} must be a string, got {type(body).__name__}")
+    if len(body) > max_file_mb * 1_000_000:  # characters: at least as many bytes
+        raise _Bad(
+            f"article text is {len(body) / 1e6:.1f} million characters, over the "
+            f"{max_file_mb:g} MB limit for one article; split it or raise the limit (--max-file-mb)"
+        )
     meta: dict[str, Any] = {}
     for key, names in _JSON_FIELDS.items():
         value = _first(record, names)
@@ -238,17 +264,17 @@ def _from_record(record: Any, rel: str, default_id: str) -> Article:
             value = ", ".join(value)
         if value is not None and not isinstance(value, str):
             raise _Bad(f"field {key!r} must be a string, got {type(value).__name__}")
-        meta[key] = value.strip() if isinstance(value, str) else None
+        meta[key] = _text(value).strip() if isinstance(value, str) else None
     raw_id = record.get("id")
     if raw_id is not None and not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
         raise _Bad(f"field 'id' must be a string or integer, got {type(raw_id).__name__}")
-    article_id = str(raw_id).strip() if raw_id not in (None, "") else default_id
+    article_id = _text(str(raw_id)).strip() if raw_id not in (None, "") else default_id
     if not article_id:
         raise _Bad("field 'id' is empty")
-    return _make(article_id, body, meta, rel, guess=False)
+    return _make(article_id, _text(body), meta, rel, guess=False)
 
 
-def _load_json(text: str, rel: str) -> Iterator[Article | Skipped]:
+def _load_json(text: str, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -256,30 +282,36 @@ def _load_json(text: str, rel: str) -> Iterator[Article | Skipped]:
     except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
         raise _Bad(f"unreadable JSON: {str(exc)[:120]}") from None
     if isinstance(data, dict):
-        yield _from_record(data, rel, _article_id(rel))
+        yield _from_record(data, rel, _article_id(rel), max_file_mb)
         return
     if not isinstance(data, list):
         raise _Bad(f"expected a JSON object or a list of objects, got {type(data).__name__}")
+    if not data:
+        raise _Bad("no articles: the JSON list is empty")
     for n, record in enumerate(data):
         try:
-            yield _from_record(record, rel, f"{_article_id(rel)}#{n}")
+            yield _from_record(record, rel, f"{_article_id(rel)}#{n}", max_file_mb)
         except _Bad as exc:
             yield Skipped(rel, f"item {n}: {exc}")
 
 
 def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+    records = 0
     with file.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
+            records += 1
             try:
                 if len(raw) > max_file_mb * 1_000_000:
                     raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
                 record = json.loads(_decode(raw))
-                yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}")
+                yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
             except json.JSONDecodeError as exc:
                 yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
             except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
                 yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
             except _Bad as exc:
                 yield Skipped(rel, str(exc), lineno)
+    if not records:
+        yield Skipped(rel, "no articles: the JSON Lines file is empty or blank")

@@ -21,6 +21,7 @@ SETTINGS = {
     **BM25_PARAMS,
 }
 
+_NO_WORDS = "\x00"  # the tokenizer keeps only word characters, so no query holds this token
 _LOCK = threading.Lock()
 _STEMMER: Any = None
 
@@ -74,8 +75,13 @@ class LexicalIndex:
     def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
+        tokens = tokenize(texts)
+        if texts and not any(tokens):
+            # Not one word BM25 can index (emoji or symbols only): bm25s cannot build an empty
+            # vocabulary, so every row gets one placeholder that no query can produce.
+            tokens = [[_NO_WORDS] for _ in texts]
         bm25 = bm25s.BM25(**BM25_PARAMS)
-        bm25.index(tokenize(texts), show_progress=False)
+        bm25.index(tokens, show_progress=False)
         return cls(bm25)
 
     def save(self, folder: Path) -> None:
