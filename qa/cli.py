@@ -151,7 +151,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _format_answer(answer: Any) -> str:
-    lines = [answer.text, ""]
+    lines = [f"Note: {notice}" for notice in answer.notices]
+    lines += [answer.text, ""]
     if answer.abstained:
         lines.append(f"({answer.reason})")
         if answer.related:

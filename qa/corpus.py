@@ -125,6 +125,9 @@ def _walk(root: Path) -> list[Path]:
 
 
 def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+    if file.is_symlink() and file.is_dir():
+        yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
+        return
     suffix = file.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(

@@ -69,6 +69,13 @@ def test_ask_abstains_plainly(seed_index, capsys):
     assert "does not contain an answer" in out and "Closest passages:" in out
 
 
+def test_ask_says_when_the_question_was_trimmed(seed_index, capsys):
+    question = "who denied cooperation in the Palestine Street strike? " + "please " * 300
+    assert main(["ask", question, "--index", str(seed_index)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Note: the question was trimmed to its first")
+
+
 def test_eval_prints_table_and_writes_rows(seed_index, tmp_path, capsys):
     out_file = tmp_path / "rows.jsonl"
     questions = str(DATA / "tiny_questions.jsonl")

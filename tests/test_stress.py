@@ -181,6 +181,17 @@ def test_one_json_article_over_the_size_limit_is_skipped(tmp_path):
     assert not loaded.articles and "limit" in loaded.skipped[0].reason
 
 
+def test_link_to_a_folder_is_reported_not_followed(tmp_path):
+    corpus = tmp_path / "corpus"
+    _write(corpus / "sub", "story.txt", STORY.encode())
+    (corpus / "sub" / "loop").symlink_to(corpus)  # would loop forever if followed
+    loaded = qa.load_corpus(corpus)
+    assert [a.id for a in loaded.articles] == ["sub/story"]
+    assert [(s.path, s.reason.split(":")[0]) for s in loaded.skipped] == [
+        ("sub/loop", "link to a folder")
+    ]
+
+
 def test_symlink_to_a_fifo_does_not_hang(tmp_path):
     fifo, corpus = tmp_path / "fifo", tmp_path / "corpus"
     corpus.mkdir()
