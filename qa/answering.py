@@ -107,8 +107,8 @@ def compose(
         missing = ", ".join(absent[:4]) if absent else "most of the question's key terms"
         reason = f"the corpus does not mention {missing} in this context"
         return _abstain(question, reason, passages, notices)
-    chosen = _choose(_score_sentences(plan, hits, retrieval, embedder), hits, retrieval)
     kind = expected_type(question)
+    chosen = _choose(_score_sentences(plan, hits, retrieval, embedder), hits, retrieval, kind)
     if not chosen or (kind in _STRICT and not any(_STRICT[kind](s.text) for s in chosen)):
         what = {"number": "figure", "date": "date"}.get(kind or "", "sentence")
         reason = f"the closest passages give no {what} that answers the question"
@@ -267,10 +267,14 @@ def _is_statement(text: str) -> bool:
     return text[-1:] in ".!?\"'”’)"
 
 
-def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -> list[_Sentence]:
+def _choose(
+    sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval, kind: str | None
+) -> list[_Sentence]:
     """The best sentence, the best of other articles that score nearly as well, and runners-up.
 
-    Several articles: one statement each, oldest first, so the reader sees who said what, when.
+    Several articles: one statement each, oldest first, so the reader sees who said what, when;
+    but a question after one figure or date ("how many", "when") gets the best sentence first,
+    and the other articles' statements after it, oldest first.
     One article: its next-best sentences join when close behind, in reading order, since an
     answer often spans two sentences.
     """
@@ -283,8 +287,12 @@ def _choose(sentences: list[_Sentence], hits: list[Hit], retrieval: Retrieval) -
     floor = _STATEMENT_MARGIN * ranked[0].score
     chosen = [s for s in ranked if s.score >= floor][:MAX_STATEMENTS]
     if len(chosen) > 1:
-        chosen.sort(key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score))
-        return chosen
+        lead = chosen[:1] if kind in _STRICT else []
+        rest = sorted(
+            chosen[len(lead) :],
+            key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score),
+        )
+        return lead + rest
     floor = _RUNNER_UP_MARGIN * chosen[0].score
     runners = [
         s

@@ -79,6 +79,15 @@ def test_several_articles_answer_in_date_order(assistant):
     assert dates == sorted(dates)
 
 
+def test_a_figure_question_leads_with_its_best_figure(assistant):
+    """Several articles give figures: the best answer comes first, the rest oldest first."""
+    q = "Per press accounts, how many combatants lost their lives in the raid near Jurf al-Nasr?"
+    answer = assistant.ask(q)
+    assert "four fighters were killed" in answer.citations[0].quote
+    dates = [c.published for c in answer.citations[1:] if c.published]
+    assert dates == sorted(dates)
+
+
 def test_retrieve_filters(assistant):
     passages = assistant.retrieve("strike on militia", k=10, since="2020-01-01")
     assert passages and all(p.published and p.published >= "2020-01-01" for p in passages)
