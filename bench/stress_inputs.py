@@ -41,8 +41,10 @@ class Entry:
 
     @property
     def path(self) -> str:
-        """The path as the corpus loader reports it (relative, posix)."""
-        return os.fsdecode(self.rel) if isinstance(self.rel, bytes) else self.rel
+        """The path as the corpus loader reports it: relative, posix, non-UTF-8 bytes escaped."""
+        if isinstance(self.rel, bytes):
+            return self.rel.decode("utf-8", "backslashreplace")
+        return self.rel
 
 
 @dataclass(frozen=True)
