@@ -57,6 +57,7 @@ def step_latency(index: str, questions: list[str], profile: bool) -> dict[str, A
         "ask_p95": percentile_ms(ask, 95),
         "chunks": assistant.stats()["chunks"],
         "vector_kind": assistant.retriever.generation.vectors.kind,
+        "sentence_bytes": assistant.retriever.generation.sentences().nbytes,
     }
     if profile:
         profiler = cProfile.Profile()

@@ -10,6 +10,9 @@ the same chunks, in alternating blocks.
     .venv/bin/python bench/run.py --quick          # 20,000 synthetic chunks, fewer samples
     .venv/bin/python bench/run.py --skip-large     # news corpus only (~8 min)
     .venv/bin/python bench/run.py --quality        # + fp32 news index and Hits@10 of both
+
+To compare retrieval before and after a change (same top-k? latency?) on an existing index, see
+bench/bench_retrieval.py.
 """
 
 from __future__ import annotations
@@ -166,6 +169,12 @@ def _corpus_part(
         f"{lat['ask_p50']:.0f} | {lat['ask_p95']:.0f} ms",
     )
     table.put(col, "query process peak RSS", f"{lat['peak_rss_mb']:.0f} MB")
+    sentence_bytes = lat["sentence_bytes"]
+    table.put(
+        col,
+        "sentence index in memory",
+        f"{sentence_bytes / 1e6:.0f} MB ({sentence_bytes / lat['chunks']:.0f} bytes/chunk)",
+    )
     if lat.get("profile"):
         print(f"\n--- retrieve() profile, {col} ---\n{lat['profile']}", file=sys.stderr)
     rec = in_child(step_recall, str(index), questions)

@@ -108,7 +108,11 @@ def _build(
     base: dict[str, Any] = dict(
         index_dir=str(index_dir), articles=len(loaded.articles), skipped=loaded.skipped
     )
-    if previous and _same_setup(previous, embedder, model, backend, overlap_tokens):
+    if (
+        previous
+        and previous.has_saved_sentences  # else write one that has them, re-embedding nothing
+        and _same_setup(previous, embedder, model, backend, overlap_tokens)
+    ):
         # Cheap check before loading the model: an unchanged corpus needs no work at all.
         diff = _diff(loaded.articles, _previous_state(previous))
         if not (diff["added"] or diff["updated"] or diff["removed"]):
@@ -186,7 +190,8 @@ def _manifest(embedder: Embedder, settings: ChunkerSettings) -> dict[str, Any]:
         },
         "chunker": {"splitter": "langchain RecursiveCharacterTextSplitter", **settings.to_dict()},
         "lexical": dict(LEXICAL_SETTINGS),
-        "vectors": {"engine": "faiss", "type": "IndexFlatIP", "metric": "cosine"},
+        # the type (exact or HNSW, by size) is added by store.write_generation
+        "vectors": {"engine": "faiss", "metric": "cosine"},
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +26,11 @@ _OUTLET_BOOST, _DATE_BOOST = 0.6, 0.5
 _SAME_ARTICLE_PENALTY = 0.2
 _CANDIDATES = 300
 _MIN_QUOTE_WORDS = 5  # shorter lines (bylines, captions) are not quoted
-_SENTENCE_K1, _SENTENCE_B, _SENTENCE_AVGDL = 1.2, 0.75, 18.0
+# Sentence vectors kept for answering, per generation: 64 MB holds the quotable sentences of
+# about 5,500 news chunks (7.6 per chunk). A cap in bytes, not rows: rows differ in sentences.
+# They stay float32 as embedded, so evicting never changes an answer, only its time.
+_SENTENCE_VECTOR_BYTES = 64 * 2**20
+SentenceVectors = dict[int, list[tuple[int, int, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Retrieval:
     articles: dict[str, dict]  # metadata of every article in the generation, by id
     term_weights: dict[str, float]  # IDF of the question's stemmed terms that the index knows
     article_terms: Callable[[str], frozenset[str]]  # stemmed words of an article's whole text
-    sentence_vectors: Callable[[list[StoredChunk]], dict[int, list[tuple[int, int, np.ndarray]]]]
+    sentence_vectors: Callable[[list[StoredChunk]], SentenceVectors]
 
 
 class Retriever:
@@ -69,10 +73,9 @@ class Retriever:
         self._ids = ids
         self._sources = sorted({s for s in self._article_source.tolist() if s})
         self.outlets = OutletMatcher(self._sources)
-        self._sentences: dict[int, list[tuple[Counter[str], int]]] = {}
+        self._sentences = generation.sentences()  # computed here for generations that lack it
         self._article_terms: dict[str, frozenset[str]] = {}
-        self._sentence_vectors: dict[int, list[tuple[int, int, np.ndarray]]] = {}
-        self._cache_lock = threading.Lock()
+        self._sentence_vectors = _VectorCache(_SENTENCE_VECTOR_BYTES)
 
     def article_terms(self, article_id: str) -> frozenset[str]:
         """The stemmed words of an article (cached), for checking what it mentions."""
@@ -86,16 +89,14 @@ class Retriever:
             self._article_terms[article_id] = terms
         return terms
 
-    def sentence_vectors(
-        self, chunks: list[StoredChunk]
-    ) -> dict[int, list[tuple[int, int, np.ndarray]]]:
+    def sentence_vectors(self, chunks: list[StoredChunk]) -> SentenceVectors:
         """Per chunk row: (start, end) in the chunk and the vector of each quotable sentence.
 
         Sentences are embedded once per generation (cached), like questions: both sides of the
         comparison are short texts.
         """
-        with self._cache_lock:
-            missing = [c for c in dict.fromkeys(chunks) if c.row not in self._sentence_vectors]
+        found = self._sentence_vectors.get([c.row for c in chunks])
+        missing = [c for c in dict.fromkeys(chunks) if c.row not in found]
         if missing:
             spans = [
                 (c.row, a, b, c.text[a:b])
@@ -104,15 +105,12 @@ class Retriever:
                 if len(c.text[a:b].split()) >= _MIN_QUOTE_WORDS
             ]
             vectors = self.embedder.encode_queries([s[3] for s in spans]) if spans else []
-            found: dict[int, list[tuple[int, int, np.ndarray]]] = {c.row: [] for c in missing}
+            new: SentenceVectors = {c.row: [] for c in missing}
             for (row, a, b, _), vector in zip(spans, vectors):
-                found[row].append((a, b, vector))
-            with self._cache_lock:
-                if len(self._sentence_vectors) > 20_000:
-                    self._sentence_vectors.clear()
-                self._sentence_vectors.update(found)
-        with self._cache_lock:
-            return {c.row: self._sentence_vectors[c.row] for c in chunks}
+                new[row].append((a, b, vector))
+            self._sentence_vectors.put(new)
+            found.update(new)
+        return {c.row: found[c.row] for c in chunks}
 
     def sources(self) -> list[str]:
         return list(self._sources)
@@ -196,12 +194,17 @@ class Retriever:
     def _dense(
         self, qvec: np.ndarray, rows: np.ndarray, found: np.ndarray, found_scores: np.ndarray
     ) -> np.ndarray:
-        known = {int(r): float(s) for r, s in zip(found, found_scores) if r >= 0}
-        missing = np.array([r for r in rows if int(r) not in known], dtype=np.int64)
+        """Cosine of each row: from the vector search when it found the row, else computed."""
+        order = np.argsort(found)
+        found, found_scores = found[order], found_scores[order]
+        at = np.minimum(np.searchsorted(found, rows), max(len(found) - 1, 0))
+        known = (found[at] == rows) if len(found) else np.zeros(len(rows), dtype=bool)
+        out = np.empty(len(rows), dtype=np.float32)
+        out[known] = found_scores[at[known]]
+        missing = rows[~known]
         if len(missing):
-            vecs = self.generation.vectors.vectors_at(missing)
-            known.update(zip(missing.tolist(), (vecs @ qvec).tolist()))
-        return np.array([known[int(r)] for r in rows], dtype=np.float32)
+            out[~known] = self.generation.vectors.vectors_at(missing) @ qvec
+        return out
 
     def _fuse(
         self,
@@ -231,37 +234,7 @@ class Retriever:
 
     def _sentence_scores(self, idf: dict[str, float], rows: np.ndarray) -> np.ndarray:
         """Per chunk, the BM25 score of its best sentence (chunk-level IDF of the query terms)."""
-        if not idf:
-            return np.zeros(len(rows), dtype=np.float32)
-        self._tokenize_sentences([int(r) for r in rows if int(r) not in self._sentences])
-        out = np.zeros(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows.tolist()):
-            best = 0.0
-            for counts, length in self._sentences[row]:
-                norm = _SENTENCE_K1 * (1 - _SENTENCE_B + _SENTENCE_B * length / _SENTENCE_AVGDL)
-                s = sum(
-                    w * counts[t] * (_SENTENCE_K1 + 1) / (counts[t] + norm)
-                    for t, w in idf.items()
-                    if t in counts
-                )
-                best = max(best, s)
-            out[i] = best
-        return out
-
-    def _tokenize_sentences(self, rows: list[int]) -> None:
-        if not rows:
-            return
-        if len(self._sentences) > 100_000:
-            self._sentences.clear()
-        chunks = self.generation.chunks_at(rows)
-        texts, owners = [], []
-        for chunk in chunks:
-            for a, b in sentence_spans(chunk.text):
-                texts.append(chunk.text[a:b])
-                owners.append(chunk.row)
-            self._sentences[chunk.row] = []
-        for row, tokens in zip(owners, tokenize(texts) if texts else []):
-            self._sentences[row].append((Counter(tokens), len(tokens)))
+        return self._sentences.best_sentence_scores(rows, idf)
 
     # -- selection ------------------------------------------------------------------------------
 
@@ -315,6 +288,59 @@ class Retriever:
             Hit(chunks[int(rows[i])], float(score[i]), float(dense[i]), float(bm25[i]))
             for i in taken
         ]
+
+
+class _VectorCache:
+    """Sentence vectors per chunk row within a byte budget, least recently used dropped first.
+
+    A row is kept as one (sentences, dimension) array and one (sentences, 2) array of spans: no
+    object per sentence, and no view that would keep alive the whole batch it was embedded in.
+    """
+
+    _ROW_OVERHEAD = 300  # bytes of the two array headers and the dictionary slot of a row
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._rows: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (arrays and an estimate of their per-row overhead)."""
+        return self._bytes
+
+    def get(self, rows: list[int]) -> SentenceVectors:
+        """The cached entries among ``rows`` (marked as recently used)."""
+        with self._lock:
+            found = {r: self._rows[r] for r in dict.fromkeys(rows) if r in self._rows}
+            for r in found:
+                self._rows.move_to_end(r)
+        return {r: _unpacked(*entry) for r, entry in found.items()}
+
+    def put(self, entries: SentenceVectors) -> None:
+        packed = {row: _packed(items) for row, items in entries.items()}
+        with self._lock:
+            for row, entry in packed.items():
+                old = self._rows.pop(row, None)
+                self._bytes += self._size(entry) - (self._size(old) if old else 0)
+                self._rows[row] = entry
+            while self._bytes > self._budget and len(self._rows) > 1:
+                _, dropped = self._rows.popitem(last=False)
+                self._bytes -= self._size(dropped)
+
+    def _size(self, entry: tuple[np.ndarray, np.ndarray]) -> int:
+        return entry[0].nbytes + entry[1].nbytes + self._ROW_OVERHEAD
+
+
+def _packed(items: list[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    spans = np.array([(a, b) for a, b, _ in items], dtype=np.int32).reshape(-1, 2)
+    vectors = np.array([v for _, _, v in items], dtype=np.float32)
+    return spans, vectors
+
+
+def _unpacked(spans: np.ndarray, vectors: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    return [(a, b, vector) for (a, b), vector in zip(spans.tolist(), vectors)]
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 Layout of ``index/``::
 
     CURRENT                 name of the live generation (replaced atomically)
-    gen-<time>-<id>/        manifest.json, meta.sqlite, vectors.faiss, bm25/
+    gen-<time>-<id>/        manifest.json, meta.sqlite, vectors.faiss, bm25/, sentences/
     cache/embeddings.sqlite vectors by model and text hash (see qa.cache)
     .lock                   held by the one running build
 
@@ -32,11 +32,13 @@ import numpy as np
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.lexical import LexicalIndex
 from qa.records import Article, Chunk
+from qa.sentence_index import SentenceIndex
 from qa.vectors import VectorIndex
 
 SCHEMA_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+SENTENCES = "sentences"
 _BUILDING_PREFIX = ".building-"
 _ARTICLE_FIELDS = (
     "id",
@@ -179,9 +181,18 @@ def _write_files(
     name: str,
 ) -> None:
     _write_sqlite(tmp / "meta.sqlite", articles, chunks)
-    VectorIndex.build(vectors, manifest["model"]["dimension"]).save(tmp / "vectors.faiss")
+    vector_index = VectorIndex.build(vectors, manifest["model"]["dimension"])
+    vector_index.save(tmp / "vectors.faiss")
     LexicalIndex.build(lexical_texts).save(tmp / "bm25")
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "generation": name}
+    sentences = SentenceIndex.build(c.text for c in chunks)
+    sentences.save(tmp / SENTENCES)
+    manifest = {
+        **manifest,
+        "vectors": {**manifest.get("vectors", {}), **vector_index.settings},
+        "sentences": sentences.settings,
+        "schema_version": SCHEMA_VERSION,
+        "generation": name,
+    }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _fsync_tree(tmp)
 
@@ -234,7 +245,7 @@ class StoredChunk:
 
 
 class Generation:
-    """A read-only view of one generation: manifest, articles, chunks, vectors and BM25."""
+    """A read-only view of one generation: manifest, articles, chunks, vectors, BM25, sentences."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -247,6 +258,8 @@ class Generation:
         except Exception as exc:
             raise IndexCorruptError(f"cannot open index generation {path}: {exc}") from exc
         self._lock = threading.Lock()
+        self._sentences: SentenceIndex | None = None  # loaded on first use: builds need not
+        self._sentences_lock = threading.Lock()
         self.chunk_count = int(self._one("SELECT COUNT(*) FROM chunks")[0])
         if self.vectors.size != self.chunk_count or self.lexical.size != self.chunk_count:
             raise IndexCorruptError(
@@ -258,6 +271,47 @@ class Generation:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def has_saved_sentences(self) -> bool:
+        """Whether the build saved the sentence index (older builds did not)."""
+        return (self.path / SENTENCES).exists()
+
+    def sentences(self) -> SentenceIndex:
+        """The per-sentence term counts of every chunk row, loaded once.
+
+        A generation written before they were saved gets them computed here from its chunks
+        (in memory only: a generation folder is never modified); `qa index` saves them in a new
+        generation.
+
+        Raises:
+            IndexCorruptError: the saved files cannot be read or do not match the chunks.
+        """
+        with self._sentences_lock:
+            if self._sentences is None:
+                self._sentences = self._load_sentences()
+            return self._sentences
+
+    def _load_sentences(self) -> SentenceIndex:
+        if not self.has_saved_sentences:
+            return SentenceIndex.build(self._chunk_texts())
+        try:
+            sentences = SentenceIndex.load(self.path / SENTENCES)
+        except Exception as exc:
+            raise IndexCorruptError(
+                f"cannot read the sentence index of {self.path}: {exc}; rebuild with `qa index`"
+            ) from exc
+        if sentences.size != self.chunk_count:
+            raise IndexCorruptError(
+                f"index generation {self.path} is inconsistent ({self.chunk_count} chunks, "
+                f"{sentences.size} in the sentence index); rebuild with `qa index`"
+            )
+        return sentences
+
+    def _chunk_texts(self, step: int = 5000) -> Iterator[str]:
+        for begin in range(0, self.chunk_count, step):
+            chunks = self._chunks("c.row >= ? AND c.row < ? ORDER BY c.row", (begin, begin + step))
+            yield from (c.text for c in chunks)
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         with self._lock:

@@ -67,6 +67,18 @@ class VectorIndex:
         return type(self._index).__name__
 
     @property
+    def settings(self) -> dict[str, object]:
+        """What the manifest records of this index: its real type and, for HNSW, its graph."""
+        out: dict[str, object] = {"engine": "faiss", "type": self.kind, "metric": "cosine"}
+        if self.kind == "IndexHNSWFlat":
+            out.update(
+                hnsw_m=int(self._index.hnsw.nb_neighbors(1)),
+                ef_construction=int(self._index.hnsw.efConstruction),
+                ef_search=HNSW_EF_SEARCH,
+            )
+        return out
+
+    @property
     def size(self) -> int:
         return int(self._index.ntotal)
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import SEED
 
 import qa
-from qa import store
+from qa import retrieval, sentence_index, store
+from qa.lexical import tokenize
+from qa.sentences import sentence_spans
+from qa.vectors import VectorIndex
 
 
 def test_seed_index_is_self_describing(seed_index):
@@ -26,6 +33,8 @@ def test_seed_index_is_self_describing(seed_index):
     assert m["model"]["dimension"] == 384 and m["chunker"]["max_tokens"] == 256
     assert m["counts"] == {"articles": 5, "chunks": gen.chunk_count}
     assert gen.vectors.size == gen.lexical.size == gen.chunk_count
+    assert m["vectors"]["type"] == gen.vectors.kind == "IndexFlatIP"
+    assert gen.has_saved_sentences and m["sentences"]["chunks"] == gen.chunk_count
     for path in gen.path.rglob("*"):
         assert path.suffix not in {".pkl", ".pickle"}
     # every stored chunk is an exact span of its stored article
@@ -33,6 +42,125 @@ def test_seed_index_is_self_describing(seed_index):
         article = gen.article(row["id"])
         for c in gen.chunks_of(row["id"]):
             assert article.text[c.start : c.end] == c.text
+
+
+def test_manifest_names_the_approximate_index_when_one_is_built():
+    vectors = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    approx = VectorIndex.build(vectors, 8, approximate_from=20)
+    assert approx.settings["type"] == "IndexHNSWFlat" and approx.settings["hnsw_m"] == 32
+    assert VectorIndex.build(vectors, 8).settings["type"] == "IndexFlatIP"
+
+
+# -- the saved sentence index -------------------------------------------------------------------
+
+QUESTIONS = [
+    "Who denied the airspace claims?",
+    "Iraqi security media cell denial of cooperation with the US strikes",
+    "ministry statement drone attack on the airbase",
+    "what did the spokesman say about sovereignty",
+]
+
+
+def _reference_scores(texts: list[str], weights: dict[str, float]) -> np.ndarray:
+    """Best-sentence BM25 of each text, sentence by sentence, as retrieval computed it before."""
+    k1, b, avgdl = (
+        sentence_index.SENTENCE_K1,
+        sentence_index.SENTENCE_B,
+        sentence_index.SENTENCE_AVGDL,
+    )
+    out = []
+    for text in texts:
+        best = 0.0
+        for tokens in tokenize([text[a:z] for a, z in sentence_spans(text)] or [""]):
+            counts, norm = Counter(tokens), k1 * (1 - b + b * len(tokens) / avgdl)
+            score = sum(
+                w * counts[t] * (k1 + 1) / (counts[t] + norm)
+                for t, w in weights.items()
+                if t in counts
+            )
+            best = max(best, score)
+        out.append(best)
+    return np.array(out, dtype=np.float32)
+
+
+def _assert_sentences_match_chunks(gen: store.Generation) -> None:
+    """The generation's sentence index scores every chunk exactly as its own text does."""
+    texts = [c.text for c in gen.chunks_at(list(range(gen.chunk_count)))]
+    rows = np.random.default_rng(1).permutation(gen.chunk_count)  # any order
+    scored = 0
+    for question in QUESTIONS:
+        weights = gen.lexical.idf(list(dict.fromkeys(tokenize([question])[0])))
+        got = gen.sentences().best_sentence_scores(rows, weights)
+        assert np.array_equal(got, _reference_scores([texts[r] for r in rows], weights))
+        scored += int((got > 0).sum())
+    assert scored > 0
+
+
+def test_sentence_index_scores_like_the_sentences(seed_index):
+    _assert_sentences_match_chunks(store.open_generation(seed_index))
+
+
+def test_sentence_index_edge_cases(tmp_path):
+    texts = ["", "The and of it.", "Drone strike. Drone, drone! The strike was denied.", "x" * 50]
+    saved = tmp_path / "sentences"
+    sentence_index.SentenceIndex.build(texts).save(saved)
+    index = sentence_index.SentenceIndex.load(saved)
+    assert index.size == 4
+    for weights in ({}, {"drone": 2.0}, {"strike": 0.5, "drone": 1.5, "deni": 1.0}, {"zzz": 1.0}):
+        for rows in ([0, 1, 2, 3], [2, 2, 0], [3], []):
+            got = index.best_sentence_scores(np.array(rows, dtype=np.int64), weights)
+            want = _reference_scores([texts[r] for r in rows], weights)
+            assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+def test_old_generation_without_sentences_still_answers_the_same(seed_index, tmp_path, embedder):
+    index = tmp_path / "old"
+    shutil.copytree(seed_index, index)
+    old_gen = store.current_generation(index)
+    shutil.rmtree(old_gen / store.SENTENCES)  # as written before the sentence index existed
+    old, new = store.open_generation(index), store.open_generation(seed_index)
+    assert not old.has_saved_sentences
+    _assert_sentences_match_chunks(old)  # computed on open
+    for question in QUESTIONS:
+        hits = [
+            [
+                (h.chunk.row, h.score)
+                for h in retrieval.Retriever(g, embedder).search(question, 5).hits
+            ]
+            for g in (old, new)
+        ]
+        assert hits[0] == hits[1]
+    # `qa index` on the unchanged corpus writes a generation that has them, embedding nothing
+    report = qa.build_index(SEED, index, embedder=embedder)
+    assert report.generation != old_gen.name and report.chunks_embedded == 0
+    assert store.open_generation(index).has_saved_sentences
+
+
+def test_corrupt_sentence_index_is_reported(seed_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    layout = store.current_generation(index) / store.SENTENCES / "layout.npz"
+    layout.write_bytes(layout.read_bytes()[:100])
+    with pytest.raises(qa.IndexCorruptError, match="sentence index .* rebuild with `qa index`"):
+        qa.Assistant.open(index)
+
+
+def test_sentence_vector_cache_stays_within_its_budget(seed_index, embedder, monkeypatch):
+    gen = store.open_generation(seed_index)
+    chunks = gen.chunks_at(list(range(6)))
+    unbounded = retrieval.Retriever(gen, embedder).sentence_vectors(chunks)
+    budget = 30_000  # bytes: two or three chunks' worth
+    monkeypatch.setattr(retrieval, "_SENTENCE_VECTOR_BYTES", budget)
+    bounded = retrieval.Retriever(gen, embedder)
+    for _ in range(2):  # the second time, the rows dropped are embedded again
+        got = bounded.sentence_vectors(chunks)
+        assert 0 < bounded._sentence_vectors.nbytes <= budget
+        assert 0 < len(bounded._sentence_vectors._rows) < len(chunks)  # some were dropped
+        for chunk in chunks:
+            assert [s[:2] for s in got[chunk.row]] == [s[:2] for s in unbounded[chunk.row]]
+            for (_, _, v), (_, _, w) in zip(got[chunk.row], unbounded[chunk.row]):
+                assert np.allclose(v, w, atol=1e-5)
 
 
 def test_comment_boilerplate_not_indexed(seed_index):
@@ -63,6 +191,7 @@ def test_incremental_add_change_delete(seed_copy, tmp_path, embedder):
     added = qa.build_index(seed_copy, index, embedder=embedder)
     assert added.added == ("005_new",) and added.chunks_embedded == 1
     gen = store.open_generation(index)
+    _assert_sentences_match_chunks(gen)  # saved by the incremental build, reused chunks and all
     assert gen.article("005_new").published == "2024-03-04" or gen.article("005_new").published
 
     path = seed_copy / "000_0f7bfc05e65b6324.txt"
@@ -70,6 +199,7 @@ def test_incremental_add_change_delete(seed_copy, tmp_path, embedder):
     changed = qa.build_index(seed_copy, index, embedder=embedder)
     assert changed.updated == ("000_0f7bfc05e65b6324",)
     assert 1 <= changed.chunks_embedded <= 2  # only the chunks whose text changed
+    _assert_sentences_match_chunks(store.open_generation(index))
 
     (seed_copy / "002_2c57bfff2ec734d1.txt").unlink()
     removed = qa.build_index(seed_copy, index, embedder=embedder)
@@ -84,6 +214,7 @@ def test_incremental_add_change_delete(seed_copy, tmp_path, embedder):
         "005_new",
     }
     assert gen.vectors.size == gen.chunk_count == removed.chunks
+    _assert_sentences_match_chunks(gen)
     # only the live and the previous generation are kept
     assert len(list(index.glob("gen-*"))) == 2
 
