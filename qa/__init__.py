@@ -15,6 +15,8 @@ _EXPORTS = {
     "evaluate": "qa.evaluation",
     "EvalResult": "qa.evaluation",
     "build_index": "qa.indexer",
+    "BACKENDS": "qa.embedding",
+    "DEFAULT_BACKEND": "qa.embedding",
     "load_corpus": "qa.corpus",
     "Article": "qa.records",
     "Chunk": "qa.records",
@@ -39,6 +41,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from qa.assistant import Assistant
     from qa.corpus import load_corpus
+    from qa.embedding import BACKENDS, DEFAULT_BACKEND
     from qa.errors import (
         CorpusNotFoundError,
         IndexBusyError,

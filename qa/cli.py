@@ -14,6 +14,8 @@ _MAX_SKIPPED_SHOWN = 20
 
 
 def _parser() -> argparse.ArgumentParser:
+    import qa
+
     parser = argparse.ArgumentParser(
         prog="qa",
         description="Offline question answering over news archives, with exact cited passages.",
@@ -24,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", nargs="?", default="corpus", help="folder or article file")
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder")
+    p.add_argument(
+        "--backend",
+        choices=qa.BACKENDS,
+        default=None,
+        help=f"embedding backend (default: the index's own; {qa.DEFAULT_BACKEND} for a new one)",
+    )
     p.add_argument("--max-file-mb", type=float, default=20.0, help="size limit of one article")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
@@ -104,6 +112,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         args.corpus,
         args.index,
         model=args.model,
+        backend=args.backend,
         max_file_mb=args.max_file_mb,
         progress=_ProgressPrinter(not args.quiet),
     )

@@ -15,7 +15,7 @@ from qa import __version__, store
 from qa.cache import EmbeddingCache
 from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
-from qa.embedding import Embedder, model_identity
+from qa.embedding import DEFAULT_BACKEND, Embedder, model_identity
 from qa.errors import (
     CorpusNotFoundError,
     IndexCorruptError,
@@ -39,7 +39,7 @@ def build_index(
     index_dir: str | Path = "index",
     *,
     model: str | None = None,
-    backend: str = "torch",
+    backend: str | None = None,
     overlap_tokens: int = 32,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     embedder: Embedder | None = None,
@@ -54,7 +54,8 @@ def build_index(
         corpus: Folder (searched recursively) or single article file.
         index_dir: Index folder; created if missing.
         model: sentence-transformers model name or folder; None for the bundled MiniLM.
-        backend: Embedding backend.
+        backend: Embedding backend (``qa.embedding.BACKENDS``); None keeps the existing index's
+            backend, or takes ``DEFAULT_BACKEND`` for a new index.
         overlap_tokens: Overlap between consecutive chunks, in word pieces.
         max_file_mb: Size limit of one article file.
         embedder: An already loaded Embedder to reuse (its model wins over ``model``).
@@ -81,6 +82,9 @@ def build_index(
                 raise CorpusNotFoundError(
                     f"no loadable article in {corpus} ({len(loaded.skipped)} skipped){kept}"
                 )
+            if backend is None:
+                built = previous.manifest.get("model", {}) if previous else {}
+                backend = built.get("backend") or DEFAULT_BACKEND
             result = _build(
                 index_dir, loaded, previous, embedder, model, backend, overlap_tokens, report
             )

@@ -20,6 +20,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The default embedder: OpenVINO int8, exported into the user cache on first use."""
     from qa.embedding import Embedder
 
     return Embedder()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+from pathlib import Path
 
 import pytest
 from conftest import SEED, multihop_articles
@@ -20,9 +22,20 @@ def chunker(embedder):
     return Chunker(embedder.count_tokens, settings)
 
 
+@functools.cache
+def _model_tokenizer(folder: str):
+    """The model's own tokenizer.json, read apart from the Embedder that the chunker uses."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 def _full_tokens(embedder, text: str) -> int:
     """Tokens as the model sees them: special tokens included, no truncation."""
-    return len(embedder._tokenizer(text, truncation=False)["input_ids"])
+    return len(_model_tokenizer(embedder.info.path).encode(text, add_special_tokens=True).ids)
 
 
 def _check(article, chunks, embedder):

@@ -14,18 +14,26 @@ from qa import store
 from qa.cache import EmbeddingCache
 from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import load_corpus
-from qa.embedding import BACKENDS, Embedder, model_cache_dir
+from qa.embedding import BACKENDS, DEFAULT_BACKEND, Embedder, model_cache_dir
 from qa.errors import ModelError
 from qa.vectors import VectorIndex
 
 
 @pytest.fixture(scope="session")
-def int8():
+def int8(embedder):
     """The bundled model on OpenVINO int8, from the user model cache (as `qa` itself uses it).
 
-    The first run on a machine exports it (10-20 s on 2 cores); later runs load it in ~1 s.
+    It is the default backend, so this is the suite's shared embedder. The first run on a machine
+    exports it (10-20 s on 2 cores); later runs load it in ~1 s.
     """
-    return Embedder(backend="openvino-int8")
+    assert embedder.info.backend == "openvino-int8" == DEFAULT_BACKEND
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def fp32():
+    """Plain sentence-transformers fp32, the reference the int8 backend is held to."""
+    return Embedder(backend="torch")
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +45,23 @@ def seed_chunks(embedder):
     return [c for a in load_corpus(SEED).articles for c in chunker.chunk(a)]
 
 
-def test_int8_vectors_are_close_to_fp32(embedder, int8, seed_chunks):
+def test_int8_vectors_are_close_to_fp32(fp32, int8, seed_chunks):
     texts = [c.text for c in seed_chunks]
-    cosines = np.sum(embedder.encode_documents(texts) * int8.encode_documents(texts), axis=1)
+    cosines = np.sum(fp32.encode_documents(texts) * int8.encode_documents(texts), axis=1)
     assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
     questions = ["who denied cooperation in the Palestine Street strike?", "When did it happen?"]
-    q = np.sum(embedder.encode_queries(questions) * int8.encode_queries(questions), axis=1)
+    q = np.sum(fp32.encode_queries(questions) * int8.encode_queries(questions), axis=1)
     assert q.mean() >= 0.98 and q.min() >= 0.95, q  # very short texts move the most
     norms = np.linalg.norm(int8.encode_documents(texts[:3]), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-4)
 
 
-def test_int8_reads_text_like_torch(embedder, int8, seed_chunks):
+def test_int8_reads_text_like_torch(fp32, int8, seed_chunks):
     """Same tokenizer, so chunking (and the chunker settings in the manifest) do not change."""
-    assert int8.special_tokens == embedder.special_tokens
+    assert int8.special_tokens == fp32.special_tokens
     assert (int8.info.dimension, int8.info.max_tokens) == (384, 256)
     for text in [c.text for c in seed_chunks] + ["", "naïve café — 1,234.5 km²"]:
-        assert int8.count_tokens(text) == embedder.count_tokens(text)
+        assert int8.count_tokens(text) == fp32.count_tokens(text)
     assert int8.encode_documents([]).shape == (0, 384)
 
 
@@ -66,31 +74,43 @@ def test_export_is_reused_and_fingerprinted(int8):
     assert (folder / "model.xml").is_file() and (folder / "export.json").is_file()
 
 
-def test_cache_keys_keep_backends_apart(tmp_path, embedder, int8):
-    assert embedder.info.cache_key.endswith(":torch")  # unchanged: existing caches stay valid
+def test_cache_keys_keep_backends_apart(tmp_path, fp32, int8):
+    assert fp32.info.cache_key.endswith(":torch")  # unchanged: existing caches stay valid
     assert int8.info.cache_key.startswith(f"{int8.info.weights_sha256[:16]}:openvino-int8:")
-    cache = EmbeddingCache(tmp_path / "cache.sqlite", embedder.info.cache_key, 384)
-    cache.put_many(["h"], embedder.encode_documents(["some text"]))
+    cache = EmbeddingCache(tmp_path / "cache.sqlite", fp32.info.cache_key, 384)
+    cache.put_many(["h"], fp32.encode_documents(["some text"]))
     cache.close()
     other = EmbeddingCache(tmp_path / "cache.sqlite", int8.info.cache_key, 384)
     assert other.get_many(["h"]) == {}
     other.close()
 
 
-def test_switching_backend_reembeds_everything(seed_index, tmp_path, embedder, int8):
+def test_switching_backend_reembeds_everything(seed_index, tmp_path, fp32, int8):
     index = tmp_path / "index"
-    shutil.copytree(seed_index, index)  # built with torch
-    report = qa.build_index(SEED, index, embedder=int8)
+    shutil.copytree(seed_index, index)  # built with the default, int8
+    report = qa.build_index(SEED, index, embedder=fp32)
     assert "backend" in (report.full_rebuild_reason or "")
-    assert report.chunks_embedded == report.chunks  # no torch vector was reused
+    assert report.chunks_embedded == report.chunks  # no int8 vector was reused
     gen = store.open_generation(index)
-    assert gen.manifest["model"]["backend"] == "openvino-int8"
+    assert gen.manifest["model"]["backend"] == "torch"
     gen.close()
-    assistant = qa.Assistant(index, int8)
+    assistant = qa.Assistant(index, fp32)
     hits = assistant.retrieve("Palestine Street strike", k=3)
     assert hits and "Palestine Street" in " ".join(p.text for p in hits)
-    with pytest.raises(qa.IndexMismatchError, match="backend openvino-int8"):
-        qa.Assistant(index, embedder)
+    with pytest.raises(qa.IndexMismatchError, match="backend torch"):
+        qa.Assistant(index, int8)
+
+
+def test_an_index_keeps_its_backend_unless_told(tmp_path, seed_copy):
+    """`qa index` without --backend never re-embeds an existing index with another backend."""
+    index = tmp_path / "index"
+    first = qa.build_index(seed_copy, index, backend="torch")
+    (seed_copy / "extra.txt").write_text("Extra article. " * 20, encoding="utf-8")
+    again = qa.build_index(seed_copy, index)
+    assert again.full_rebuild_reason is None and again.chunks_embedded < first.chunks_embedded
+    gen = store.open_generation(index)
+    assert gen.manifest["model"]["backend"] == "torch"
+    gen.close()
 
 
 def test_unknown_backend_lists_the_choices():

@@ -234,7 +234,7 @@ def test_manifest_mismatch_raises_with_fix(seed_index):
         gen,
         name="all-MiniLM-L6-v2",
         weights_sha256=gen.manifest["model"]["weights_sha256"],
-        backend="torch",
+        backend=gen.manifest["model"]["backend"],
     )
     with pytest.raises(qa.IndexMismatchError, match="rebuild with `qa index"):
         store.check_model(gen, name="other-model", weights_sha256="f" * 64, backend="torch")
