@@ -59,7 +59,11 @@ class Assistant:
         generation = store.open_generation(self.index_dir)
         info = self.embedder.info
         store.check_model(
-            generation, name=info.name, weights_sha256=info.weights_sha256, backend=info.backend
+            generation,
+            name=info.name,
+            weights_sha256=info.weights_sha256,
+            backend=info.backend,
+            export_sha256=info.export_sha256,
         )
         return Retriever(generation, self.embedder)
 

@@ -263,7 +263,7 @@ def ensure_export(
     recipe get a folder of their own.
     """
     root = Path(cache_dir) if cache_dir else model_cache_dir()
-    target = root / f"{weights_sha[:16]}-{_EXPORT_RECIPE}"
+    target = _export_folder(root, weights_sha)
     if (target / "export.json").is_file():
         return target
     try:
@@ -283,6 +283,28 @@ def ensure_export(
             "writable folder"
         ) from exc
     return target
+
+
+def _export_folder(root: Path, weights_sha: str) -> Path:
+    return root / f"{weights_sha[:16]}-{_EXPORT_RECIPE}"
+
+
+def exported_sha256(
+    model: str | None, backend: str, cache_dir: str | Path | None = None
+) -> str | None:
+    """The fingerprint of ``backend``'s export of ``model`` as it is now, without loading it.
+
+    "" for torch (nothing is exported); None when the export does not exist yet.
+    """
+    if backend == "torch":
+        return ""
+    _, _, sha = model_identity(model)
+    root = Path(cache_dir) if cache_dir else model_cache_dir()
+    try:
+        meta = json.loads((_export_folder(root, sha) / "export.json").read_text(encoding="utf-8"))
+        return str(meta["model_sha256"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _export_openvino_int8(folder: Path, weights_sha: str, out: Path) -> None:

@@ -15,7 +15,7 @@ from qa import __version__, store
 from qa.cache import EmbeddingCache
 from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
-from qa.embedding import DEFAULT_BACKEND, Embedder, model_identity
+from qa.embedding import DEFAULT_BACKEND, Embedder, exported_sha256, model_identity
 from qa.errors import (
     CorpusNotFoundError,
     IndexCorruptError,
@@ -173,6 +173,11 @@ def _same_setup(
     sha = embedder.info.weights_sha256 if embedder else model_identity(model)[2]
     backend = embedder.info.backend if embedder else backend
     old = previous.manifest
+    built_export = old.get("model", {}).get("export_sha256")
+    if built_export is not None:  # older builds did not record it
+        export = embedder.info.export_sha256 if embedder else exported_sha256(model, backend)
+        if export != built_export:
+            return False
     return (
         old.get("model", {}).get("weights_sha256") == sha
         and old.get("model", {}).get("backend") == backend
@@ -189,6 +194,7 @@ def _manifest(embedder: Embedder, settings: ChunkerSettings) -> dict[str, Any]:
             "name": info.name,
             "weights_sha256": info.weights_sha256,
             "backend": info.backend,
+            "export_sha256": info.export_sha256,  # the int8 model file; "" for torch
             "dimension": info.dimension,
             "max_tokens": info.max_tokens,
         },
@@ -206,12 +212,15 @@ def _incompatibility(previous: store.Generation | None, manifest: dict[str, Any]
     checks = (
         ("model", "weights_sha256"),
         ("model", "backend"),
+        ("model", "export_sha256"),
         ("chunker", None),
         ("lexical", None),
     )
     for section, key in checks:
         before = old.get(section, {}) if key is None else old.get(section, {}).get(key)
         after = manifest[section] if key is None else manifest[section][key]
+        if key == "export_sha256" and before is None:
+            continue  # not recorded by older builds
         if before != after:
             what = f"{section} {key}" if key else section
             return f"{what} changed ({before} -> {after}); everything is re-indexed"

@@ -387,12 +387,30 @@ def open_generation(index_dir: str | Path) -> Generation:
     return Generation(path)
 
 
-def check_model(generation: Generation, *, name: str, weights_sha256: str, backend: str) -> None:
-    """Raise IndexMismatchError unless the generation was built with this model and backend."""
+def check_model(
+    generation: Generation,
+    *,
+    name: str,
+    weights_sha256: str,
+    backend: str,
+    export_sha256: str = "",
+) -> None:
+    """Raise IndexMismatchError unless the generation was built with this model and backend.
+
+    ``export_sha256`` (the int8 model file) is compared when both sides know it: the export is
+    reproducible, so a different one means the toolchain changed and the vectors would not match.
+    """
     built = generation.manifest.get("model", {})
-    if built.get("weights_sha256") == weights_sha256 and built.get("backend") == backend:
-        return
     index_dir = generation.path.parent
+    if built.get("weights_sha256") == weights_sha256 and built.get("backend") == backend:
+        before = built.get("export_sha256")
+        if not (before and export_sha256) or before == export_sha256:
+            return
+        raise IndexMismatchError(
+            f"index {index_dir} was built with another {backend} export of the model "
+            f"({before[:12]}, now {export_sha256[:12]}: OpenVINO or NNCF changed?); "
+            f"re-embed it with `qa index CORPUS --index {index_dir}`"
+        )
     raise IndexMismatchError(
         f"index {index_dir} was built with model {built.get('name')!r} "
         f"(weights {str(built.get('weights_sha256'))[:12]}, backend {built.get('backend')}), "

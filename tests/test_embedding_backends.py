@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -111,6 +112,24 @@ def test_an_index_keeps_its_backend_unless_told(tmp_path, seed_copy):
     gen = store.open_generation(index)
     assert gen.manifest["model"]["backend"] == "torch"
     gen.close()
+
+
+def test_another_int8_export_is_caught_and_reembedded(seed_index, tmp_path, int8):
+    """A different export (say, a new OpenVINO) makes other vectors: refuse, then re-embed."""
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    gen = store.open_generation(index)
+    assert gen.manifest["model"]["export_sha256"] == int8.info.export_sha256 != ""
+    manifest = gen.path / store.MANIFEST
+    gen.close()
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["model"]["export_sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(qa.IndexMismatchError, match="another openvino-int8 export"):
+        qa.Assistant(index, int8)
+    report = qa.build_index(SEED, index)  # the cheap "unchanged" check must not skip it
+    assert "export_sha256" in (report.full_rebuild_reason or "")
+    assert qa.Assistant(index, int8).retrieve("Palestine Street strike", k=1)
 
 
 def test_unknown_backend_lists_the_choices():
