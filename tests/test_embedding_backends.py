@@ -15,8 +15,9 @@ from qa import store
 from qa.cache import EmbeddingCache
 from qa.chunking import Chunker, ChunkerSettings
 from qa.corpus import load_corpus
-from qa.embedding import BACKENDS, DEFAULT_BACKEND, Embedder, model_cache_dir
+from qa.embedding import BACKENDS, DEFAULT_BACKEND, Embedder
 from qa.errors import ModelError
+from qa.openvino_int8 import model_cache_dir
 from qa.vectors import VectorIndex
 
 
