@@ -78,6 +78,7 @@ class _Sentence:
     text: str
     score: float
     cosine: float
+    names_ok: bool = True  # its article mentions every name in the question
 
 
 def compose(
@@ -109,7 +110,12 @@ def compose(
         return _abstain(question, reason, passages, notices)
     kind = expected_type(question)
     chosen = _choose(_score_sentences(plan, hits, retrieval, embedder), hits, retrieval, kind)
-    if not chosen or (kind in _STRICT and not any(_STRICT[kind](s.text) for s in chosen)):
+    # A figure or date only answers when it comes from an article about what the question names:
+    # "how many were injured in the Palestine Street attack" is not answered by a count of
+    # injured in another attack.
+    if not chosen or (
+        kind in _STRICT and not any(s.names_ok and _STRICT[kind](s.text) for s in chosen)
+    ):
         what = {"number": "figure", "date": "date"}.get(kind or "", "sentence")
         reason = f"the closest passages give no {what} that answers the question"
         return _abstain(question, reason, passages, notices)
@@ -176,11 +182,22 @@ _TYPES = (
             re.I,
         ),
     ),
-    ("date", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bsince when\b", re.I)),
+    (
+        "date",
+        re.compile(
+            # "when did/was ...", not the conjunction ("... when they published ...")
+            r"\bwhen (?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)\b|"
+            r"\bwhat (?:year|date|day|month|time)\b|\bsince when\b",
+            re.I,
+        ),
+    ),
     (
         "name",
         re.compile(r"\b(?:who|whom|whose|where)\b|\bwhich\b|\bwhat (?:is|was) the name\b", re.I),
     ),
+)
+_YES_NO = re.compile(
+    r"\s*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b", re.I
 )
 _HAS = {
     "number": re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I),
@@ -204,7 +221,9 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’\-]+")
 
 
 def expected_type(question: str) -> str | None:
-    """What kind of answer a question wants: "number", "date", "name" or None."""
+    """What kind of answer a question wants: "number", "date", "name" or None (also yes/no)."""
+    if _YES_NO.match(question):
+        return None
     for kind, pattern in _TYPES:
         if pattern.search(question):
             return kind
@@ -258,7 +277,8 @@ def _score_sentences(
             - _NAME_PENALTY * off_topic[hits[i].chunk.article_id]
             - (0.0 if _is_statement(text) else _HEADLINE_PENALTY)
         )
-        out.append(_Sentence(i, a, b, text, float(score), float(cos)))
+        names_ok = off_topic[hits[i].chunk.article_id] == 0.0
+        out.append(_Sentence(i, a, b, text, float(score), float(cos), names_ok))
     return out
 
 
