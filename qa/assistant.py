@@ -148,7 +148,7 @@ class Assistant:
         return self.retriever.sources()
 
     def stats(self) -> dict[str, Any]:
-        """Articles, chunks, model, generation, build time and the published date range."""
+        """Articles, chunks, model and backend, generation, build time and the date range."""
         retriever = self.retriever
         manifest = retriever.generation.manifest
         dates = sorted(a["published"] for a in retriever.articles.values() if a["published"])
@@ -156,6 +156,7 @@ class Assistant:
             "articles": len(retriever.articles),
             "chunks": retriever.generation.chunk_count,
             "model": manifest.get("model", {}).get("name"),
+            "backend": manifest.get("model", {}).get("backend"),
             "generation": retriever.generation.name,
             "built_at": manifest.get("built_at"),
             "published_min": dates[0] if dates else None,

@@ -228,6 +228,7 @@ def test_upload_into_a_corpus_that_lacks_the_indexed_articles_is_refused(seed_in
     assert "nothing saved" in summary and "5 indexed articles are not in" in summary
     assert list(wrong_corpus.iterdir()) == []
     assert assistant.stats()["articles"] == 5 and "**5** articles" in status
+    assert r"\(openvino\-int8\)" in status  # Markdown-escaped
 
 
 def test_timeline_places_dated_sources_and_lists_the_rest():

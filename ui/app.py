@@ -233,7 +233,8 @@ class _Chat:
         parts = [f"**{s.get('articles', 0)}** articles", f"**{s.get('chunks', 0)}** passages"]
         if s.get("published_min") and s.get("published_max"):
             parts.append(f"dated {esc(s['published_min'])} to {esc(s['published_max'])}")
-        parts.append(f"model {esc(str(s.get('model', '?')))}")
+        model = str(s.get("model", "?")) + (f" ({s['backend']})" if s.get("backend") else "")
+        parts.append(f"model {esc(model)}")
         if s.get("built_at"):
             parts.append(f"index updated {esc(render.when(s['built_at']))}")
         return " · ".join(parts)
