@@ -26,6 +26,9 @@ class ChunkerSettings:
     max_tokens: int = 256  # the model's max sequence length, special tokens included
     special_tokens: int = 2  # [CLS] and [SEP]
     overlap_tokens: int = 32
+    # Also a bound in characters: the tokenizer reads a word of over 100 characters (a base64
+    # blob, a URL run) as one [UNK], so a megabyte of it would otherwise be one "short" chunk.
+    max_chars: int = 3000
 
     def __post_init__(self) -> None:
         if self.budget < 16:
@@ -83,8 +86,9 @@ class Chunker:
         return self._records(article, spans)
 
     def _bounded(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        """Re-split a span that the splitter's summed lengths let slip over the budget."""
-        if self._count(text[start:end]) <= self.settings.budget:
+        """Re-split a span over the budget (the splitter sums lengths) or over ``max_chars``."""
+        fits = end - start <= self.settings.max_chars
+        if fits and self._count(text[start:end]) <= self.settings.budget:
             return [(start, end)]
         cut = text.rfind(" ", start + 1, (start + end) // 2 + 1)
         cut = cut + 1 if cut > start else (start + end) // 2

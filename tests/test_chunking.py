@@ -84,6 +84,17 @@ def test_odd_text_never_exceeds_bound(chunker, embedder, text):
     _check(article, chunker.chunk(article), embedder)
 
 
+def test_a_megabyte_word_is_cut_by_characters(chunker):
+    """The tokenizer reads it as one [UNK]; the character bound still cuts it into passages."""
+    text = "Embedded image\n\n" + "QUJD" * 250_000
+    chunks = chunker.chunk(Article(id="blob", text=text, sha256=text_sha256(text)))
+    assert max(len(c.text) for c in chunks) <= chunker.settings.max_chars
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    ends = [0] + [c.end for c in chunks]
+    gaps = [text[max(ends[: i + 1]) : c.start] for i, c in enumerate(chunks)]
+    assert all(not gap.strip() for gap in gaps) and not text[chunks[-1].end :].strip()
+
+
 def test_chunk_ids_are_stable(chunker):
     article = load_corpus(SEED).articles[0]
     assert [c.id for c in chunker.chunk(article)] == [c.id for c in chunker.chunk(article)]

@@ -36,3 +36,10 @@ def test_odd_text_gives_clean_spans(text):
     for a, b in sentence_spans(text):
         assert 0 <= a < b <= len(text) and text[a:b] == text[a:b].strip()
         assert b - a <= 601
+
+
+def test_a_megabyte_without_a_space_is_cut_without_recursion():
+    text = "QUJD" * 250_000  # was a RecursionError: one recursive call per 600 characters
+    spans = sentence_spans(text)
+    assert "".join(text[a:b] for a, b in spans) == text
+    assert max(b - a for a, b in spans) <= 601
