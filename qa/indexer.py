@@ -141,7 +141,7 @@ def _build(
     manifest["counts"] = {"articles": len(loaded.articles), "chunks": len(chunks)}
     manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     name = store.write_generation(
-        index_dir, list(loaded.articles), chunks, vectors, texts, manifest
+        index_dir, list(loaded.articles), chunks, vectors, texts, manifest, previous=previous
     )
     report("write", 1, 1)
     return BuildReport(
@@ -182,6 +182,7 @@ def _same_setup(
         old.get("model", {}).get("weights_sha256") == sha
         and old.get("model", {}).get("backend") == backend
         and old.get("chunker", {}).get("overlap_tokens") == overlap_tokens
+        and old.get("chunker", {}).get("max_chars") == ChunkerSettings().max_chars
         and old.get("lexical") == LEXICAL_SETTINGS
     )
 

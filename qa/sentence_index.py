@@ -19,7 +19,7 @@ not grow with the size of the index.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -55,22 +55,49 @@ class SentenceIndex:
         self._m = matrix
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> SentenceIndex:
+    def build(
+        cls,
+        texts: Iterable[str],
+        *,
+        previous: SentenceIndex | None = None,
+        previous_rows: Sequence[int | None] = (),
+    ) -> SentenceIndex:
         """Split and tokenize every chunk text, in row order (the same way retrieval reads them).
 
         Args:
             texts: The text of chunk row 0, 1, 2, ...
+            previous: The sentence index of the previous generation, to copy rows from.
+            previous_rows: Per chunk row, its row in ``previous`` when the chunk's text is the
+                same there (same chunk id), else None: such chunks are not split or tokenized
+                again, which is most of an incremental build's work here.
         """
-        term_id: dict[str, int] = {}
+        if not previous_rows:  # (a loaded index is always of this FORMAT: load() checks it)
+            previous = None
+        term_id: dict[str, int] = {t: i for i, t in enumerate(previous._terms)} if previous else {}
         parts: list[tuple[np.ndarray, ...]] = []
         per_chunk: list[int] = []
+        position = 0
         for batch in _batches(texts, _BATCH):
+            reused = [
+                previous_rows[position + i] if previous is not None else None
+                for i in range(len(batch))
+            ]
+            position += len(batch)
             sentences: list[str] = []
-            for text in batch:
-                spans = sentence_spans(text)
-                per_chunk.append(len(spans))
-                sentences.extend(text[a:b] for a, b in spans)
-            parts.append(_count(tokenize(sentences) if sentences else [], term_id))
+            fresh: list[int] = []  # sentences per chunk tokenized here, in batch order
+            for text, old in zip(batch, reused):
+                if old is None:
+                    spans = sentence_spans(text)
+                    fresh.append(len(spans))
+                    sentences.extend(text[a:b] for a, b in spans)
+            counted = _count(tokenize(sentences) if sentences else [], term_id)
+            if previous is None or all(old is None for old in reused):
+                per_chunk.extend(fresh)
+                parts.append(counted)
+                continue
+            copied, copied_per_chunk = previous._rows([old for old in reused if old is not None])
+            per_chunk.extend(_interleave_counts(reused, fresh, copied_per_chunk))
+            parts.append(_interleave(reused, counted, fresh, copied, copied_per_chunk))
         parts = parts or [_count([], term_id)]
         lengths, sizes, indices, data = (np.concatenate(column) for column in zip(*parts))
         matrix = _Matrix(
@@ -81,6 +108,16 @@ class SentenceIndex:
             data=data,
         )
         return cls(list(term_id), matrix)
+
+    def _rows(self, rows: list[int]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """(lengths, sizes, indices, data) of the sentences of these chunk rows, in order."""
+        m = self._m
+        rows_ = np.asarray(rows, dtype=np.int64)
+        per_row = m.offsets[rows_ + 1] - m.offsets[rows_]
+        sentences = _ranges(m.offsets[rows_], per_row)
+        sizes = m.indptr[sentences + 1] - m.indptr[sentences]
+        entries = _ranges(m.indptr[sentences], sizes)
+        return (m.lengths[sentences], sizes, m.indices[entries], m.data[entries]), per_row
 
     @property
     def settings(self) -> dict[str, object]:
@@ -204,6 +241,37 @@ def _count(
         (pairs & 0xFFFFFFFF).astype(np.int32),
         counts.astype(np.uint16),
     )
+
+
+def _interleave_counts(reused: list[int | None], fresh: list[int], copied: np.ndarray) -> list[int]:
+    """Sentences per chunk of a batch, taking each chunk's count from its own source."""
+    fresh_it, copied_it = iter(fresh), iter(copied.tolist())
+    return [next(fresh_it) if old is None else next(copied_it) for old in reused]
+
+
+def _interleave(
+    reused: list[int | None],
+    counted: tuple[np.ndarray, ...],
+    fresh: list[int],
+    copied: tuple[np.ndarray, ...],
+    copied_per_chunk: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The sentences of a batch in chunk order, from tokenized (fresh) and copied chunks."""
+    per_chunk_source = np.array([old is None for old in reused])
+    # each sentence's chunk position in the batch, fresh sentences first, then copied ones
+    chunk_of = np.concatenate(
+        (
+            np.repeat(np.flatnonzero(per_chunk_source), np.asarray(fresh, dtype=np.int64)),
+            np.repeat(np.flatnonzero(~per_chunk_source), copied_per_chunk),
+        )
+    )
+    order = np.argsort(chunk_of, kind="stable")
+    lengths = np.concatenate((counted[0], copied[0]))[order]
+    sizes_all = np.concatenate((counted[1], copied[1]))
+    entries = _ranges(_starts(sizes_all)[:-1][order], sizes_all[order])
+    indices = np.concatenate((counted[2], copied[2]))[entries]
+    data = np.concatenate((counted[3], copied[3]))[entries]
+    return lengths, sizes_all[order], indices, data
 
 
 def _starts(sizes: np.ndarray) -> np.ndarray:

@@ -141,17 +141,21 @@ def write_generation(
     vectors: np.ndarray,
     lexical_texts: list[str],
     manifest: dict[str, Any],
+    *,
+    previous: Generation | None = None,
 ) -> str:
     """Write a complete generation and make it live atomically; returns its name.
 
     Call under ``build_lock``. Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``.
+    ``previous`` (the open live generation, if any) lends the work it already did on unchanged
+    chunks.
     """
     folder = Path(index_dir)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = folder / f"{_BUILDING_PREFIX}{name}"
     tmp.mkdir(parents=True)
     try:
-        _write_files(tmp, articles, chunks, vectors, lexical_texts, manifest, name)
+        _write_files(tmp, articles, chunks, vectors, lexical_texts, manifest, name, previous)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a full disk should not stay full
         raise
@@ -179,12 +183,13 @@ def _write_files(
     lexical_texts: list[str],
     manifest: dict[str, Any],
     name: str,
+    previous: Generation | None,
 ) -> None:
     _write_sqlite(tmp / "meta.sqlite", articles, chunks)
     vector_index = VectorIndex.build(vectors, manifest["model"]["dimension"])
     vector_index.save(tmp / "vectors.faiss")
     LexicalIndex.build(lexical_texts).save(tmp / "bm25")
-    sentences = SentenceIndex.build(c.text for c in chunks)
+    sentences = _sentence_index(chunks, previous)
     sentences.save(tmp / SENTENCES)
     manifest = {
         **manifest,
@@ -195,6 +200,24 @@ def _write_files(
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _fsync_tree(tmp)
+
+
+def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> SentenceIndex:
+    """The sentence index of ``chunks``, copying the rows of chunks the previous one holds.
+
+    A chunk id hashes the article id and the chunk text, so the same id means the same text and
+    the same sentences.
+    """
+    texts = (c.text for c in chunks)
+    if previous is None or not previous.has_saved_sentences:
+        return SentenceIndex.build(texts)
+    try:
+        old = previous.sentences()
+        rows = dict(previous._all("SELECT id, row FROM chunks"))
+    except (IndexCorruptError, sqlite3.Error):
+        return SentenceIndex.build(texts)  # unreadable: tokenize everything, as a first build
+    reused = [rows.get(c.id) for c in chunks]
+    return SentenceIndex.build(texts, previous=old, previous_rows=reused)
 
 
 def _write_sqlite(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:

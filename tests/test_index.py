@@ -114,6 +114,31 @@ def test_sentence_index_edge_cases(tmp_path):
             assert got.dtype == np.float32 and np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("batch", [2, 2000])
+def test_sentence_rows_copied_from_the_previous_build_score_the_same(monkeypatch, batch):
+    """An incremental build copies unchanged chunks' rows: same scores as tokenizing afresh."""
+    monkeypatch.setattr(sentence_index, "_BATCH", batch)
+    before = ["Drone strike near the base. Officials denied it.", "", "The PMF said so.", "x" * 9]
+    after = [
+        "A new report on the drone strike. The ministry denied cooperation.",  # new text
+        before[2],  # moved
+        "",  # an empty chunk, new
+        before[0],
+        "Another new one about sovereignty and strikes.",
+        before[3],
+    ]
+    previous = sentence_index.SentenceIndex.build(before)
+    reused = [None, 2, None, 0, None, 3]
+    copied = sentence_index.SentenceIndex.build(after, previous=previous, previous_rows=reused)
+    fresh = sentence_index.SentenceIndex.build(after)
+    assert copied.settings == {**fresh.settings, "terms": copied.settings["terms"]}
+    rows = np.arange(len(after), dtype=np.int64)
+    for weights in ({"drone": 2.0}, {"strike": 0.5, "deni": 1.0, "pmf": 3.0}, {"sovereignti": 1.0}):
+        got = copied.best_sentence_scores(rows, weights)
+        assert np.array_equal(got, fresh.best_sentence_scores(rows, weights))
+        assert np.array_equal(got, _reference_scores(after, weights))
+
+
 def test_old_generation_without_sentences_still_answers_the_same(seed_index, tmp_path, embedder):
     index = tmp_path / "old"
     shutil.copytree(seed_index, index)
