@@ -184,11 +184,11 @@ def _make(article_id: str, raw: str, meta: dict[str, Any], rel: str, *, guess: b
     text = clean_text(raw)
     if not text:
         raise _Bad("no article text after cleaning (empty, whitespace or page furniture only)")
-    head = normalize_whitespace(raw)
     title, source, url, author = (meta.get(k) for k in ("title", "source", "url", "author"))
     published = parse_date(meta.get("published"))
     date_text = None
     if guess:
+        head = normalize_whitespace(raw)
         title = title or guess_title(head)
         source = source or guess_source(head)
         if published is None:
