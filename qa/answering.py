@@ -109,13 +109,14 @@ def compose(
         reason = f"the corpus does not mention {missing} in this context"
         return _abstain(question, reason, passages, notices)
     kind = expected_type(question)
-    chosen = _choose(_score_sentences(plan, hits, retrieval, embedder), hits, retrieval, kind)
-    # A figure or date only answers when it comes from an article about what the question names:
-    # "how many were injured in the Palestine Street attack" is not answered by a count of
-    # injured in another attack.
-    if not chosen or (
-        kind in _STRICT and not any(s.names_ok and _STRICT[kind](s.text) for s in chosen)
-    ):
+    sentences = _score_sentences(plan, hits, retrieval, embedder)
+    if kind in _STRICT:
+        # A figure or date only answers from an article about what the question names: "how
+        # many were injured in the Palestine Street attack" is not answered by a count of
+        # injured in another attack.
+        sentences = [s for s in sentences if s.names_ok]
+    chosen = _choose(sentences, hits, retrieval, kind)
+    if not chosen or (kind in _STRICT and not any(_STRICT[kind](s.text) for s in chosen)):
         what = {"number": "figure", "date": "date"}.get(kind or "", "sentence")
         reason = f"the closest passages give no {what} that answers the question"
         return _abstain(question, reason, passages, notices)
@@ -185,8 +186,11 @@ _TYPES = (
     (
         "date",
         re.compile(
-            # "when did/was ...", not the conjunction ("... when they published ...")
-            r"\bwhen (?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)\b|"
+            # "When ...?", "... when did/was ...", "do you know when ...", not the conjunction
+            # ("did they change it when the rankings came out?")
+            r"^\W*when\b|\bwhen(?:'s|’s| (?:exactly |again )?(?:did|does|do|was|were|is|are|"
+            r"will|would|should|must|has|have|had|can|could)\b)|"
+            r"\b(?:know|tell me|say|says|said|ask|asks|wonder|find out) when\b|"
             r"\bwhat (?:year|date|day|month|time)\b|\bsince when\b",
             re.I,
         ),
@@ -222,9 +226,9 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’\-]+")
 
 def expected_type(question: str) -> str | None:
     """What kind of answer a question wants: "number", "date", "name" or None (also yes/no)."""
-    if _YES_NO.match(question):
-        return None
     for kind, pattern in _TYPES:
+        if kind == "name" and _YES_NO.match(question):
+            return None  # "Did the outlet that ... change its advice?" asks yes or no
         if pattern.search(question):
             return kind
     return None
@@ -292,11 +296,10 @@ def _choose(
 ) -> list[_Sentence]:
     """The best sentence, the best of other articles that score nearly as well, and runners-up.
 
-    Several articles: one statement each, oldest first, so the reader sees who said what, when;
-    but a question after one figure or date ("how many", "when") gets the best sentence first,
-    and the other articles' statements after it, oldest first.
+    Several articles: one statement each, oldest first, so the reader sees who said what, when.
     One article: its next-best sentences join when close behind, in reading order, since an
-    answer often spans two sentences.
+    answer often spans two sentences. Either way, a question after one figure or date ("how
+    many", "when") gets its best sentence that holds one first.
     """
     best_of: dict[str, list[_Sentence]] = {}
     for s in sorted(sentences, key=lambda s: -s.score):
@@ -307,12 +310,8 @@ def _choose(
     floor = _STATEMENT_MARGIN * ranked[0].score
     chosen = [s for s in ranked if s.score >= floor][:MAX_STATEMENTS]
     if len(chosen) > 1:
-        lead = chosen[:1] if kind in _STRICT else []
-        rest = sorted(
-            chosen[len(lead) :],
-            key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score),
-        )
-        return lead + rest
+        chosen.sort(key=lambda s: (_published(retrieval, hits[s.hit]) or "9999", -s.score))
+        return _lead(chosen, kind)
     floor = _RUNNER_UP_MARGIN * chosen[0].score
     runners = [
         s
@@ -322,7 +321,18 @@ def _choose(
     picked = chosen + runners
     if len({hits[s.hit].chunk.article_id for s in picked}) == 1:
         picked.sort(key=lambda s: s.start)
-    return picked
+    return _lead(picked, kind)
+
+
+def _lead(picked: list[_Sentence], kind: str | None) -> list[_Sentence]:
+    """``picked`` with, for a figure or date question, its best sentence holding one first."""
+    strict = _STRICT.get(kind or "")
+    if strict is None:
+        return picked
+    best = max((s for s in picked if strict(s.text)), key=lambda s: s.score, default=None)
+    if best is None:
+        return picked
+    return [best, *(s for s in picked if s is not best)]
 
 
 def _published(retrieval: Retrieval, hit: Hit) -> str | None:

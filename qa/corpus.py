@@ -101,7 +101,8 @@ def _display_path(rel: str) -> str:
     """The path as valid text: bytes of a name that is not UTF-8 are shown as ``\\xe9``.
 
     Python keeps such bytes as lone surrogates, which no UTF-8 writer (SQLite, JSON, hashing)
-    accepts; the escaped form is readable, unique per name and safe to store.
+    accepts; the escaped form is readable and safe to store. (A name that literally holds the
+    same escape would give the same article id: it is then skipped as a duplicate, with reason.)
     """
     if not _LONE_SURROGATE.search(rel):
         return rel
@@ -255,10 +256,13 @@ def _from_record(record: Any, rel: str, default_id: str, max_file_mb: float) -> 
     body = record[body_field]
     if not isinstance(body, str):
         raise _Bad(f"field {body_field!r} must be a string, got {type(body).__name__}")
-    if len(body) > max_file_mb * 1_000_000:  # characters: at least as many bytes
+    limit = max_file_mb * 1_000_000
+    # Count bytes only when the characters alone might exceed it (up to 4 bytes a character).
+    if len(body) * 4 > limit and len(body.encode("utf-8", "surrogatepass")) > limit:
         raise _Bad(
-            f"article text is {len(body) / 1e6:.1f} million characters, over the "
-            f"{max_file_mb:g} MB limit for one article; split it or raise the limit (--max-file-mb)"
+            f"article text is {len(body.encode('utf-8', 'surrogatepass')) / 1e6:.1f} MB, over "
+            f"the {max_file_mb:g} MB limit for one article; split it or raise the limit "
+            "(--max-file-mb)"
         )
     meta: dict[str, Any] = {}
     for key, names in _JSON_FIELDS.items():

@@ -114,7 +114,7 @@ def _build(
     )
     if (
         previous
-        and previous.has_saved_sentences  # else write one that has them, re-embedding nothing
+        and _sentences_readable(previous)  # else write one that has them, re-embedding nothing
         and _same_setup(previous, embedder, model, backend, overlap_tokens)
     ):
         # Cheap check before loading the model: an unchanged corpus needs no work at all.
@@ -140,8 +140,9 @@ def _build(
     report("write", 0, 1)
     manifest["counts"] = {"articles": len(loaded.articles), "chunks": len(chunks)}
     manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    lender = previous if previous and not rebuild_reason else None  # same tokens and sentences
     name = store.write_generation(
-        index_dir, list(loaded.articles), chunks, vectors, texts, manifest, previous=previous
+        index_dir, list(loaded.articles), chunks, vectors, texts, manifest, previous=lender
     )
     report("write", 1, 1)
     return BuildReport(
@@ -160,6 +161,17 @@ def _open_previous(index_dir: str | Path) -> store.Generation | None:
         return store.open_generation(index_dir) if store.current_generation(index_dir) else None
     except (IndexCorruptError, IndexMismatchError):
         return None  # unreadable or old schema: build from scratch; the next switch replaces it
+
+
+def _sentences_readable(generation: store.Generation) -> bool:
+    """Whether the generation's saved sentence index loads (a damaged one is rebuilt)."""
+    if not generation.has_saved_sentences:
+        return False
+    try:
+        generation.sentences()
+    except IndexCorruptError:
+        return False
+    return True
 
 
 def _same_setup(

@@ -29,7 +29,7 @@ import numpy as np
 from qa.lexical import tokenize
 from qa.sentences import sentence_spans
 
-FORMAT = 1
+FORMAT = 1  # bump when the files, sentence_spans or tokenize change: old rows are then not reused
 # BM25 over single sentences: average sentence length of news copy, in stemmed non-stop tokens.
 SENTENCE_K1, SENTENCE_B, SENTENCE_AVGDL = 1.2, 0.75, 18.0
 _BATCH = 2000  # chunks tokenized at a time while building (bounds the memory of token lists)
@@ -100,6 +100,14 @@ class SentenceIndex:
             parts.append(_interleave(reused, counted, fresh, copied, copied_per_chunk))
         parts = parts or [_count([], term_id)]
         lengths, sizes, indices, data = (np.concatenate(column) for column in zip(*parts))
+        terms = list(term_id)
+        if previous is not None:  # drop the terms only removed chunks held
+            used = np.unique(indices)
+            if len(used) < len(terms):
+                remap = np.zeros(len(terms), dtype=np.int32)
+                remap[used] = np.arange(len(used), dtype=np.int32)  # keeps ascending order
+                indices = remap[indices]
+                terms = [terms[i] for i in used.tolist()]
         matrix = _Matrix(
             offsets=_starts(np.array(per_chunk, dtype=np.int64)),
             lengths=lengths,
@@ -107,7 +115,7 @@ class SentenceIndex:
             indices=indices,
             data=data,
         )
-        return cls(list(term_id), matrix)
+        return cls(terms, matrix)
 
     def _rows(self, rows: list[int]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """(lengths, sizes, indices, data) of the sentences of these chunk rows, in order."""

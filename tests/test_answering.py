@@ -80,6 +80,11 @@ def test_a_figure_from_another_event_is_no_answer(assistant):
         ("Did the outlet change its advice when the rankings came out?", None),  # yes/no
         ("Which outlet reported it when the strike happened?", "name"),  # "when" as a conjunction
         ("How many fighters were killed?", "number"),
+        ("Can you tell me how many people were injured?", "number"),  # polite, not yes/no
+        ("Do you know when the bridge reopened?", "date"),
+        ("When's the election?", "date"),
+        ("When exactly did the strike end?", "date"),
+        ("Who denied it?", "name"),
     ],
 )
 def test_expected_answer_kind(question, kind):

@@ -139,6 +139,57 @@ def test_sentence_rows_copied_from_the_previous_build_score_the_same(monkeypatch
         assert np.array_equal(got, _reference_scores(after, weights))
 
 
+def test_copied_rows_drop_the_terms_of_removed_chunks():
+    previous = sentence_index.SentenceIndex.build(["Alpha bravo charlie delta.", "Drone strike."])
+    built = sentence_index.SentenceIndex.build(
+        ["Echo foxtrot golf.", "Drone strike."], previous=previous, previous_rows=[None, 1]
+    )
+    fresh = sentence_index.SentenceIndex.build(["Echo foxtrot golf.", "Drone strike."])
+    assert built.settings["terms"] == fresh.settings["terms"] == 5
+    for weights in ({"drone": 1.0}, {"echo": 2.0, "strike": 1.0}, {"alpha": 1.0}):
+        rows = np.array([0, 1], dtype=np.int64)
+        assert np.array_equal(
+            built.best_sentence_scores(rows, weights), fresh.best_sentence_scores(rows, weights)
+        )
+
+
+def test_rows_are_not_copied_across_a_tokenizer_change(seed_copy, tmp_path, embedder, monkeypatch):
+    """When the lexical settings change, every chunk is tokenized again, none copied."""
+    from qa import indexer
+
+    index = tmp_path / "index"
+    qa.build_index(seed_copy, index, embedder=embedder)
+    plain = sentence_index.tokenize
+    monkeypatch.setattr(
+        sentence_index, "tokenize", lambda texts: [[t.upper() for t in x] for x in plain(texts)]
+    )
+    monkeypatch.setattr(indexer, "LEXICAL_SETTINGS", {**indexer.LEXICAL_SETTINGS, "v": 2})
+    report = qa.build_index(seed_copy, index, embedder=embedder)
+    assert "lexical" in (report.full_rebuild_reason or "")
+    gen = store.open_generation(index)
+    texts = [c.text for c in gen.chunks_at(list(range(gen.chunk_count)))]
+    fresh = sentence_index.SentenceIndex.build(texts)
+    assert gen.sentences().settings == fresh.settings
+    rows = np.arange(gen.chunk_count, dtype=np.int64)
+    assert np.array_equal(
+        gen.sentences().best_sentence_scores(rows, {"DRONE": 1.0, "STRIKE": 2.0}),
+        fresh.best_sentence_scores(rows, {"DRONE": 1.0, "STRIKE": 2.0}),
+    )
+    gen.close()
+
+
+def test_a_damaged_sentence_index_is_repaired_by_qa_index(seed_index, tmp_path, embedder):
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    gen = store.open_generation(index)
+    (gen.path / store.SENTENCES / "counts.npz").write_bytes(b"not numpy")
+    gen.close()
+    with pytest.raises(qa.IndexCorruptError):
+        qa.Assistant(index, embedder)
+    qa.build_index(SEED, index, embedder=embedder)  # unchanged corpus, but it must not stop there
+    assert qa.Assistant(index, embedder).retrieve("Palestine Street strike", k=1)
+
+
 def test_old_generation_without_sentences_still_answers_the_same(seed_index, tmp_path, embedder):
     index = tmp_path / "old"
     shutil.copytree(seed_index, index)
