@@ -133,6 +133,10 @@ def _build(
     rebuild_reason = _incompatibility(previous, manifest)
     old = _previous_state(previous) if previous and not rebuild_reason else {}
     diff = _diff(loaded.articles, old)
+    unchanged = old and not (diff["added"] or diff["updated"] or diff["removed"])
+    if unchanged and _sentences_readable(previous):  # the cheap check could not tell (say, the
+        # int8 export had to be made again): nothing to write after all
+        return BuildReport(generation=previous.name, chunks=previous.chunk_count, **base, **diff)
     chunks = _chunk_all(loaded.articles, old, Chunker(embedder.count_tokens, settings), report)
     vectors, embedded, embed_seconds = _vectors(index_dir, embedder, chunks, report)
     by_id = {a.id: a for a in loaded.articles}

@@ -178,6 +178,19 @@ def test_rows_are_not_copied_across_a_tokenizer_change(seed_copy, tmp_path, embe
     gen.close()
 
 
+def test_unchanged_corpus_writes_nothing_after_the_model_loads(seed_index, tmp_path, monkeypatch):
+    """Even when the cheap check cannot decide (e.g. the int8 export was deleted and redone)."""
+    from qa import indexer
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    live = store.current_generation(index).name
+    monkeypatch.setattr(indexer, "_same_setup", lambda *args: False)
+    report = qa.build_index(SEED, index)
+    assert report.generation == live and not report.changed
+    assert store.current_generation(index).name == live
+
+
 def test_a_damaged_sentence_index_is_repaired_by_qa_index(seed_index, tmp_path, embedder):
     index = tmp_path / "index"
     shutil.copytree(seed_index, index)
