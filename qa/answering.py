@@ -109,7 +109,7 @@ def compose(
         reason = f"the corpus does not mention {missing} in this context"
         return _abstain(question, reason, passages, notices)
     kind = expected_type(question)
-    sentences = _score_sentences(plan, hits, retrieval, embedder)
+    sentences = _score_sentences(plan, kind, hits, retrieval, embedder)
     if kind in _STRICT:
         # A figure or date only answers from an article about what the question names: "how
         # many were injured in the Palestine Street attack" is not answered by a count of
@@ -245,7 +245,11 @@ def _type_fit(kind: str | None, sentence: str, question_words: set[str]) -> floa
 
 
 def _score_sentences(
-    plan: QueryPlan, hits: list[Hit], retrieval: Retrieval, embedder: Embedder
+    plan: QueryPlan,
+    kind: str | None,
+    hits: list[Hit],
+    retrieval: Retrieval,
+    embedder: Embedder,
 ) -> list[_Sentence]:
     spans, vectors = [], []
     by_row = retrieval.sentence_vectors([h.chunk for h in hits])
@@ -258,7 +262,6 @@ def _score_sentences(
     cosines = np.stack(vectors) @ retrieval.query_vector
     weights = retrieval.term_weights
     total = sum(weights.values()) or 1.0
-    kind = expected_type(plan.question)
     question_words = {w.lower().strip("'’") for w in re.findall(r"[\w'’\-]+", plan.question)}
     top = max(h.score for h in hits) or 1.0
     names = [t for name in plan.names for t in tokenize([name])[0]]

@@ -114,7 +114,7 @@ def _build(
     )
     if (
         previous
-        and _sentences_readable(previous)  # else write one that has them, re-embedding nothing
+        and previous.saved_sentences()  # else write one that has them, re-embedding nothing
         and _same_setup(previous, embedder, model, backend, overlap_tokens)
     ):
         # Cheap check before loading the model: an unchanged corpus needs no work at all.
@@ -134,7 +134,7 @@ def _build(
     old = _previous_state(previous) if previous and not rebuild_reason else {}
     diff = _diff(loaded.articles, old)
     unchanged = old and not (diff["added"] or diff["updated"] or diff["removed"])
-    if unchanged and _sentences_readable(previous):  # the cheap check could not tell (say, the
+    if unchanged and previous.saved_sentences():  # the cheap check could not tell (say, the
         # int8 export had to be made again): nothing to write after all
         return BuildReport(generation=previous.name, chunks=previous.chunk_count, **base, **diff)
     chunks = _chunk_all(loaded.articles, old, Chunker(embedder.count_tokens, settings), report)
@@ -165,17 +165,6 @@ def _open_previous(index_dir: str | Path) -> store.Generation | None:
         return store.open_generation(index_dir) if store.current_generation(index_dir) else None
     except (IndexCorruptError, IndexMismatchError):
         return None  # unreadable or old schema: build from scratch; the next switch replaces it
-
-
-def _sentences_readable(generation: store.Generation) -> bool:
-    """Whether the generation's saved sentence index loads (a damaged one is rebuilt)."""
-    if not generation.has_saved_sentences:
-        return False
-    try:
-        generation.sentences()
-    except IndexCorruptError:
-        return False
-    return True
 
 
 def _same_setup(

@@ -117,14 +117,19 @@ class SentenceIndex:
         )
         return cls(terms, matrix)
 
+    def _layout(self, rows: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
+        """(sentences per row, their sentence ids, terms per sentence, their entry positions)."""
+        m = self._m
+        rows = np.asarray(rows, dtype=np.int64)
+        per_row = m.offsets[rows + 1] - m.offsets[rows]
+        sentences = _ranges(m.offsets[rows], per_row)
+        per_sentence = m.indptr[sentences + 1] - m.indptr[sentences]
+        return per_row, sentences, per_sentence, _ranges(m.indptr[sentences], per_sentence)
+
     def _rows(self, rows: list[int]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """(lengths, sizes, indices, data) of the sentences of these chunk rows, in order."""
         m = self._m
-        rows_ = np.asarray(rows, dtype=np.int64)
-        per_row = m.offsets[rows_ + 1] - m.offsets[rows_]
-        sentences = _ranges(m.offsets[rows_], per_row)
-        sizes = m.indptr[sentences + 1] - m.indptr[sentences]
-        entries = _ranges(m.indptr[sentences], sizes)
+        per_row, sentences, sizes, entries = self._layout(rows)
         return (m.lengths[sentences], sizes, m.indices[entries], m.data[entries]), per_row
 
     @property
@@ -199,11 +204,7 @@ class SentenceIndex:
         if not known or not len(rows):
             return out
         m = self._m
-        rows = np.asarray(rows, dtype=np.int64)
-        per_row = m.offsets[rows + 1] - m.offsets[rows]
-        sentences = _ranges(m.offsets[rows], per_row)
-        per_sentence = m.indptr[sentences + 1] - m.indptr[sentences]
-        entries = _ranges(m.indptr[sentences], per_sentence)
+        per_row, sentences, per_sentence, entries = self._layout(rows)
         # rank of each stored term in the question, -1 for terms the question lacks
         rank = np.full(len(self._terms), -1, dtype=np.int32)
         rank[[tid for tid, _ in known]] = np.arange(len(known), dtype=np.int32)

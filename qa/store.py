@@ -209,13 +209,10 @@ def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> Sentenc
     the same sentences.
     """
     texts = (c.text for c in chunks)
-    if previous is None or not previous.has_saved_sentences:
+    old = previous.saved_sentences() if previous else None
+    if old is None:  # none saved, or unreadable: tokenize everything, as a first build
         return SentenceIndex.build(texts)
-    try:
-        old = previous.sentences()
-        rows = dict(previous._all("SELECT id, row FROM chunks"))
-    except (IndexCorruptError, sqlite3.Error):
-        return SentenceIndex.build(texts)  # unreadable: tokenize everything, as a first build
+    rows = dict(previous._all("SELECT id, row FROM chunks"))
     reused = [rows.get(c.id) for c in chunks]
     return SentenceIndex.build(texts, previous=old, previous_rows=reused)
 
@@ -299,6 +296,15 @@ class Generation:
     def has_saved_sentences(self) -> bool:
         """Whether the build saved the sentence index (older builds did not)."""
         return (self.path / SENTENCES).exists()
+
+    def saved_sentences(self) -> SentenceIndex | None:
+        """The sentence index the build saved, or None when there is none or it is unreadable."""
+        if not self.has_saved_sentences:
+            return None
+        try:
+            return self.sentences()
+        except IndexCorruptError:
+            return None
 
     def sentences(self) -> SentenceIndex:
         """The per-sentence term counts of every chunk row, loaded once.
