@@ -19,9 +19,9 @@ from bench_measure import percentile_ms, timed
 
 def step_export(backend: str) -> dict[str, Any]:
     """Load (and the first time, export) the optimized backend."""
-    from qa.embedding import Embedder
+    from qa.embed.encoder import open_encoder
 
-    embedder, seconds = timed(lambda: Embedder(backend=backend))
+    embedder, seconds = timed(lambda: open_encoder(backend=backend))
     return {"seconds": seconds, "export_sha256": embedder.info.export_sha256}
 
 
@@ -56,8 +56,8 @@ def step_latency(index: str, questions: list[str], profile: bool) -> dict[str, A
         "ask_p50": percentile_ms(ask, 50),
         "ask_p95": percentile_ms(ask, 95),
         "chunks": assistant.stats()["chunks"],
-        "vector_kind": assistant.retriever.generation.vectors.kind,
-        "sentence_bytes": assistant.retriever.generation.sentences().nbytes,
+        "vector_kind": assistant.index.manifest.vectors.get("type"),
+        "sentence_bytes": assistant.index.sentence_terms_bytes,
     }
     if profile:
         profiler = cProfile.Profile()
@@ -75,15 +75,16 @@ def step_encode_ratio(index: str, count: int, backend: str) -> dict[str, Any]:
     """Plain sentence-transformers fp32 against ``backend`` on the same chunks, interleaved."""
     from sentence_transformers import SentenceTransformer
 
-    from qa import store
-    from qa.embedding import Embedder, bundled_model_dir
+    from qa.embed.encoder import open_encoder
+    from qa.embed.model import bundled_model_dir
+    from qa.index.local import generation as store
 
     gen = store.open_generation(index)
     rows = np.linspace(0, gen.chunk_count - 1, min(count, gen.chunk_count)).astype(int)
     texts = [c.text for c in gen.chunks_at(sorted(set(rows.tolist())))]
     gen.close()
     plain = SentenceTransformer(str(bundled_model_dir()), device="cpu")
-    fast = Embedder(backend=backend)
+    fast = open_encoder(backend=backend)
     plain.encode(texts[:8])
     fast.encode_documents(texts[:8])
     t_plain = t_fast = 0.0
@@ -110,11 +111,11 @@ def step_recall(index: str, questions: list[str]) -> dict[str, Any]:
     """Recall of the index's vector search against exact search, and its bytes per chunk."""
     import faiss
 
-    from qa import store
-    from qa.embedding import Embedder
+    from qa.embed.encoder import open_encoder
+    from qa.index.local import generation as store
 
     gen = store.open_generation(index)
-    embedder = Embedder(backend=gen.manifest["model"]["backend"])
+    embedder = open_encoder(backend=gen.manifest.model["backend"])
     queries = embedder.encode_queries(questions)
     vectors = gen.vectors
     exact = faiss.IndexFlatIP(vectors.dimension)

@@ -11,8 +11,8 @@ the same chunks, in alternating blocks.
     .venv/bin/python bench/run.py --skip-large     # news corpus only (~8 min)
     .venv/bin/python bench/run.py --quality        # + fp32 news index and Hits@10 of both
 
-To compare retrieval before and after a change (same top-k? latency?) on an existing index, see
-bench/bench_retrieval.py.
+To compare behaviour and speed before and after a change on an existing index (same top-k,
+same answers, latency side by side), see bench/compare_revisions.py.
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _section("1. hostile inputs")
         _guarded("hostile inputs", rows, lambda: _inputs_rows(work, args, rows, details))
-        from qa.embedding import Embedder
+        from qa.embed.encoder import open_encoder
 
-        embedder = Embedder()
+        embedder = open_encoder()
         _section("2. crashes: kills and a full disk")
         _guarded("crashes", rows, lambda: _crash_rows(work, embedder, args, rows, details))
         _section("3. load: concurrent questions during an index update")
@@ -166,7 +166,7 @@ def _load_rows(work: Path, embedder: Any, args: Any, rows: list, details: dict) 
     shutil.copytree(SEED, corpus)
     import qa
 
-    qa.build_index(corpus, index, embedder=embedder)
+    qa.build_index(corpus, index, encoder=embedder)
     with _serve(index, corpus, work / "serve.log") as url:
         http = http_asks(url, corpus, index, embedder, requests=args.requests, questions=MIXED)
         rows += [

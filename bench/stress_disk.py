@@ -91,7 +91,7 @@ def add_articles(corpus: Path, tag: str, n: int = 10) -> None:
 def old_index_intact(index: Path, name: str, embedder: Any) -> str:
     """'' when generation ``name`` is still live, complete and answering; else what is wrong."""
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     try:
         gen = store.open_generation(index)
@@ -123,7 +123,7 @@ class DiskResult:
 def run_full_disk(work: Path, embedder: Any, *, cli_headrooms: tuple[int, ...]) -> DiskResult:
     """In-process builds at each of HEADROOMS, then `qa index` runs at ``cli_headrooms``."""
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     result = DiskResult()
     disk, corpus = work / "disk", work / "corpus"
@@ -132,7 +132,7 @@ def run_full_disk(work: Path, embedder: Any, *, cli_headrooms: tuple[int, ...]) 
         with small_disk(disk) as how:
             result.how = how
             index = disk / "index"
-            name = qa.build_index(corpus, index, embedder=embedder).generation
+            name = qa.build_index(corpus, index, encoder=embedder).generation
             trials = [("build_index", h) for h in HEADROOMS] + [
                 ("`qa index`", h) for h in cli_headrooms
             ]
@@ -144,7 +144,7 @@ def run_full_disk(work: Path, embedder: Any, *, cli_headrooms: tuple[int, ...]) 
                 filler.unlink()
                 label = f"{how_built} with {headroom} bytes free"
                 name = _record(result, label, outcome, index, name, embedder)
-            report = qa.build_index(corpus, index, embedder=embedder)
+            report = qa.build_index(corpus, index, encoder=embedder)
             ok = report.articles == len(qa.load_corpus(corpus).articles)
             ok = ok and store.open_generation(index).name == report.generation
             result.recovered = "ok" if ok else f"rebuild after freeing space gave {report}"
@@ -157,7 +157,7 @@ def _record(
     result: DiskResult, label: str, outcome: str, index: Path, name: str, embedder: Any
 ) -> str:
     """Count one trial; returns the name of the generation that should now be live."""
-    from qa import store
+    from qa.index.local import generation as store
 
     result.trials += 1
     if outcome == "built":  # the headroom sufficed: not a full-disk trial after all
@@ -181,7 +181,7 @@ def _in_process(corpus: Path, index: Path, embedder: Any) -> str:
     import qa
 
     try:
-        qa.build_index(corpus, index, embedder=embedder)
+        qa.build_index(corpus, index, encoder=embedder)
     except (qa.QAError, OSError) as exc:
         return f"clean: {type(exc).__name__}: {exc}"
     except Exception as exc:

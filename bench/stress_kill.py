@@ -134,13 +134,13 @@ def check_generation(
     article sets and answers, from a fresh open and from the long-lived ``assistant``; else
     (what is wrong, ids)."""
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     ids: set[str] = set()
     try:
         gen = store.open_generation(index)
         ids = {r["id"] for r in gen.article_rows()}
-        counts = gen.manifest.get("counts", {})
+        counts = gen.manifest.counts
         if ids not in allowed:
             return f"{gen.name}: {len(ids)} articles, neither the old nor the new set", ids
         if counts != {"articles": len(ids), "chunks": gen.chunk_count}:
@@ -172,12 +172,12 @@ def _chain(work: Path, trials: int, seed: int, embedder: Any, result: KillResult
 
 def _trials(work: Path, trials: int, seed: int, embedder: Any, result: KillResult) -> None:
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     rng = random.Random(seed)
     corpus, index = work / "corpus", work / "index"
     shutil.copytree(SEED, corpus)
-    qa.build_index(corpus, index, embedder=embedder)
+    qa.build_index(corpus, index, encoder=embedder)
     assistant = qa.Assistant(index, embedder)
     span, done = 8.0, 0
     while done < trials:
@@ -210,7 +210,7 @@ def _trials(work: Path, trials: int, seed: int, embedder: Any, result: KillResul
         result.outcomes["new" if live == new else "old" if live == old else "?"] += 1
         if problem:
             result.corrupt.append(f"kill at {moment!r}: {problem}")
-    final = qa.build_index(corpus, index, embedder=embedder)
+    final = qa.build_index(corpus, index, encoder=embedder)
     leftovers = list(index.glob(".building-*"))
     if final.articles != len(new) or leftovers:
         result.final = f"final build: {final.articles} articles, leftovers {leftovers}"

@@ -157,14 +157,14 @@ def concurrent_asks(
     the question only the new article answers).
     """
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     corpus, index = work / "corpus", work / "index"
     shutil.copytree(SEED, corpus)
     if seed_index:
         shutil.copytree(seed_index, index)
     else:
-        qa.build_index(corpus, index, embedder=embedder)
+        qa.build_index(corpus, index, encoder=embedder)
     assistant = qa.Assistant(index, embedder)
     result = LoadResult()
     for n, (how, (new_id, text, question)) in enumerate(zip(rounds, NEW_ARTICLES)):
@@ -173,7 +173,7 @@ def concurrent_asks(
         if how == "build_index":  # another writer: the Assistant must notice by itself
 
             def update() -> Any:
-                return qa.build_index(corpus, index, embedder=embedder)
+                return qa.build_index(corpus, index, encoder=embedder)
         else:
 
             def update() -> Any:
@@ -209,7 +209,7 @@ def http_asks(
     from gradio_client import Client
 
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     client = Client(url, verbose=False)
     new_id, text, question = NEW_ARTICLES[0]
@@ -220,7 +220,7 @@ def http_asks(
         client.submit(question=questions[n % len(questions)], k=5, api_name="/ask")
         for n in range(requests)
     ]
-    report = qa.build_index(corpus, index, embedder=embedder)
+    report = qa.build_index(corpus, index, encoder=embedder)
     answers = []
     for job in jobs:
         try:

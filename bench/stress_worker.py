@@ -97,7 +97,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def _handle(request: dict[str, Any], embedder: Any) -> dict[str, Any]:
     import qa
-    from qa import store
+    from qa.index.local import generation as store
 
     corpus, index = Path(request["corpus"]), Path(request["index"])
     started = time.perf_counter()
@@ -110,7 +110,7 @@ def _handle(request: dict[str, Any], embedder: Any) -> dict[str, Any]:
                 return reply
         if request.get("cache"):
             _share_cache(index, Path(request["cache"]))
-        report = qa.build_index(corpus, index, embedder=embedder)
+        report = qa.build_index(corpus, index, encoder=embedder)
         reply["skipped"] = [s.__dict__ for s in report.skipped]
         generation = store.open_generation(index)
         for row in generation.article_rows():
@@ -139,9 +139,9 @@ def main() -> None:
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # library output goes to the log, never into the protocol
     sys.stdout = sys.stderr
-    from qa.embedding import Embedder
+    from qa.embed.encoder import open_encoder
 
-    embedder = Embedder()
+    embedder = open_encoder()
     proto.write(json.dumps({"ready": True}) + "\n")
     proto.flush()
     for line in sys.stdin:

@@ -12,12 +12,24 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Assistant": "qa.assistant",
+    "Response": "qa.assistant",
     "evaluate": "qa.evaluation",
     "EvalResult": "qa.evaluation",
-    "build_index": "qa.indexer",
-    "BACKENDS": "qa.embedding",
-    "DEFAULT_BACKEND": "qa.embedding",
-    "load_corpus": "qa.corpus",
+    "build_index": "qa.index.build",
+    "BACKENDS": "qa.config",
+    "DEFAULT_BACKEND": "qa.config",
+    "DEFAULT_ANSWER_K": "qa.config",
+    "DEFAULT_RETRIEVE_K": "qa.config",
+    "MAX_K": "qa.config",
+    "Encoder": "qa.embed.encoder",
+    "load_corpus": "qa.ingest.corpus",
+    "SUPPORTED_SUFFIXES": "qa.ingest.corpus",
+    "DEFAULT_MAX_FILE_MB": "qa.ingest.corpus",
+    "IndexReader": "qa.index.base",
+    "IndexWriter": "qa.index.base",
+    "Filters": "qa.index.base",
+    "Reranker": "qa.search.rerank",
+    "Reader": "qa.answer.base",
     "Article": "qa.records",
     "Chunk": "qa.records",
     "BuildReport": "qa.records",
@@ -39,9 +51,10 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from qa.assistant import Assistant
-    from qa.corpus import load_corpus
-    from qa.embedding import BACKENDS, DEFAULT_BACKEND
+    from qa.answer.base import Reader
+    from qa.assistant import Assistant, Response
+    from qa.config import BACKENDS, DEFAULT_ANSWER_K, DEFAULT_BACKEND, DEFAULT_RETRIEVE_K, MAX_K
+    from qa.embed.encoder import Encoder
     from qa.errors import (
         CorpusNotFoundError,
         IndexBusyError,
@@ -55,8 +68,11 @@ if TYPE_CHECKING:
         SettingsError,
     )
     from qa.evaluation import EvalResult, evaluate
-    from qa.indexer import build_index
+    from qa.index.base import Filters, IndexReader, IndexWriter
+    from qa.index.build import build_index
+    from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, SUPPORTED_SUFFIXES, load_corpus
     from qa.records import Answer, Article, BuildReport, Chunk, Citation, Passage, Skipped
+    from qa.search.rerank import Reranker
 
 
 def __getattr__(name: str) -> Any:

@@ -1,26 +1,33 @@
-"""The public answering API: an Assistant over one index folder, safe for concurrent calls."""
+"""The public answering API: an Assistant over one index location, safe for concurrent calls.
+
+It wires the stages, one way: read the question, retrieve (through the index's engine), rerank,
+diversify, then read and answer. Each stage is replaceable: ``Assistant.open(location,
+reranker=..., reader=...)``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa import store
-from qa.answering import compose, passage_of
-from qa.embedding import Embedder
-from qa.errors import QuestionError
+from qa.answer.base import Reader
+from qa.answer.extractive import ExtractiveReader
+from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K
+from qa.embed.encoder import Encoder, open_encoder
+from qa.errors import IndexMismatchError, QuestionError
+from qa.index.base import Filters, IndexReader
+from qa.index.factory import open_reader
 from qa.records import Answer, Article, BuildReport, Passage
-from qa.retrieval import Retriever
+from qa.search.rerank import Reranker
+from qa.search.retriever import Retriever
 
 MAX_QUESTION_CHARS = 1000
-MAX_K = 50
-# Passages an answer is drawn from: 8 found the answer sentence more often than 5 on the
-# dev questions (README, Quality), for about 0.2 s more per question.
-DEFAULT_ANSWER_K = 8
 # A short question that leans on the conversation ("when was that?", "what did he say?").
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|that|this|those|these|they|them|their|he|she|him|her|his|there|then)\b",
@@ -28,50 +35,70 @@ _FOLLOW_UP = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Response:
+    """An answer and the ranked passages of the one search it was drawn from."""
+
+    answer: Answer
+    passages: tuple[Passage, ...]
+
+
 class Assistant:
-    """Answers questions from an index folder; picks up newer generations without a restart.
+    """Answers questions from an index; picks up newer versions without a restart.
 
     Open it once per process: the model and the index load once, and every method may be
     called from several threads at a time.
     """
 
-    def __init__(self, index_dir: str | Path, embedder: Embedder) -> None:
-        self.index_dir = Path(index_dir)
-        self.embedder = embedder
+    def __init__(
+        self,
+        location: str | Path,
+        encoder: Encoder,
+        *,
+        reader: Reader | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.location = str(location)
+        self.encoder = encoder
+        self.reader = reader or ExtractiveReader(encoder)
+        self.reranker = reranker
         self._lock = threading.Lock()
         self._retriever = self._open()
 
+    @property
+    def index_dir(self) -> Path:
+        """The index location as a path (for a local index, its folder)."""
+        return Path(self.location)
+
     @classmethod
-    def open(cls, index_dir: str | Path = "index", *, model: str | None = None) -> Assistant:
-        """Load the index in ``index_dir`` and the model it was built with.
+    def open(
+        cls,
+        location: str | Path = "index",
+        *,
+        model: str | None = None,
+        reader: Reader | None = None,
+        reranker: Reranker | None = None,
+    ) -> Assistant:
+        """Load the index at ``location`` (a folder or engine URI) and the model it was built with.
 
         Raises:
             IndexNotFoundError: nothing was built there.
             IndexMismatchError: the index was built with another model than ``model``.
         """
-        generation = store.open_generation(index_dir)  # fail fast before loading the model
-        built = generation.manifest.get("model", {})
-        generation.close()
-        embedder = Embedder(model, backend=built.get("backend", "torch"))
-        return cls(index_dir, embedder)
+        index = open_reader(location)  # fail fast before loading the model
+        backend = index.manifest.model.get("backend", "torch")
+        index.close()
+        return cls(location, open_encoder(model, backend=backend), reader=reader, reranker=reranker)
 
     def _open(self) -> Retriever:
-        generation = store.open_generation(self.index_dir)
-        info = self.embedder.info
-        store.check_model(
-            generation,
-            name=info.name,
-            weights_sha256=info.weights_sha256,
-            backend=info.backend,
-            export_sha256=info.export_sha256,
-        )
-        return Retriever(generation, self.embedder)
+        index = open_reader(self.location)
+        _check_model(index, self.encoder, self.location)
+        return Retriever(index, self.encoder, reranker=self.reranker)
 
     def refresh(self) -> bool:
-        """Switch to the live generation if a build replaced it; True when it did."""
-        live = store.current_generation(self.index_dir)
+        """Switch to the live version if a build replaced it; True when it did."""
         with self._lock:
-            if live is None or live.name == self._retriever.generation.name:
+            if not self._retriever.index.stale():
                 return False
             self._retriever = self._open()  # the old one stays usable by calls already running
             return True
@@ -82,12 +109,17 @@ class Assistant:
         with self._lock:
             return self._retriever
 
+    @property
+    def index(self) -> IndexReader:
+        """The index version being read."""
+        return self.retriever.index
+
     def retrieve(
         self,
         question: str,
-        k: int = 10,
+        k: int = DEFAULT_RETRIEVE_K,
         *,
-        sources: Sequence[str] | None = None,
+        sources: Sequence[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
         mode: str = "hybrid",
@@ -97,23 +129,23 @@ class Assistant:
         Args:
             question: Any text; empty text raises QuestionError.
             k: Number of passages (1 to 50).
-            sources: Only articles from these outlets.
+            sources: Only articles from these outlets (one outlet may be given as a string).
             since: Only articles published on or after this ISO date.
             until: Only articles published on or before this ISO date.
             mode: "hybrid" (default), "bm25" or "dense", to compare the legs.
         """
         question, _ = _clean_question(question)
-        result = self.retriever.search(
-            question, _check_k(k), sources=sources, since=since, until=until, mode=mode
-        )
-        return [passage_of(h, result) for h in result.hits]
+        k = _check_k(k)
+        filters = Filters.of(sources, since, until)
+        result = self.retriever.search(question, k, filters=filters, mode=mode)
+        return [h.passage() for h in result.hits]
 
     def ask(
         self,
         question: str,
         k: int = DEFAULT_ANSWER_K,
         *,
-        sources: Sequence[str] | None = None,
+        sources: Sequence[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
         history: Sequence[str] = (),
@@ -127,51 +159,92 @@ class Assistant:
             history: Earlier questions of the conversation, oldest first; a short follow-up
                 ("when was that?") is read together with the last of them.
         """
+        return self.respond(
+            question, k=k, answer_k=k, sources=sources, since=since, until=until, history=history
+        ).answer
+
+    def respond(
+        self,
+        question: str,
+        *,
+        k: int = DEFAULT_RETRIEVE_K,
+        answer_k: int = DEFAULT_ANSWER_K,
+        sources: Sequence[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        history: Sequence[str] = (),
+        mode: str = "hybrid",
+    ) -> Response:
+        """One search for ``max(k, answer_k)`` passages; the answer drawn from the first
+        ``answer_k``, and the first ``k`` passages (what ``qa eval`` scores)."""
         question, notices = _clean_question(question)
+        depth = max(_check_k(k), _check_k(answer_k))
         context = _context(question, history)
         if context:
             notices += (f"read as a follow-up to: {context}",)
+        filters = Filters.of(sources, since, until)
         retriever = self.retriever
-        result = retriever.search(
-            question, _check_k(k), sources=sources, since=since, until=until, context=context
-        )
-        return compose(
-            question, result, self.embedder, indexed_sources=retriever.sources(), notices=notices
-        )
+        result = retriever.search(question, depth, filters=filters, mode=mode, context=context)
+        top = dataclasses.replace(result, hits=result.hits[:answer_k])
+        answer = self.reader.answer(question, top, retriever.index, notices=notices)
+        return Response(answer, tuple(h.passage() for h in result.hits[:k]))
 
     def article(self, article_id: str) -> Article | None:
         """The stored, cleaned article (text and metadata), or None if the index lacks it."""
-        return self.retriever.generation.article(article_id)
+        return self.index.article(article_id)
 
     def sources(self) -> list[str]:
         """The outlets of the indexed articles, sorted."""
-        return self.retriever.sources()
+        return list(self.index.catalog().sources)
 
     def stats(self) -> dict[str, Any]:
-        """Articles, chunks, model and backend, generation, build time and the date range."""
-        retriever = self.retriever
-        manifest = retriever.generation.manifest
-        dates = sorted(a["published"] for a in retriever.articles.values() if a["published"])
+        """Articles, chunks, model and backend, version, build time and the date range."""
+        index = self.index
+        catalog, model = index.catalog(), index.manifest.model
         return {
-            "articles": len(retriever.articles),
-            "chunks": retriever.generation.chunk_count,
-            "model": manifest.get("model", {}).get("name"),
-            "backend": manifest.get("model", {}).get("backend"),
-            "generation": retriever.generation.name,
-            "built_at": manifest.get("built_at"),
-            "published_min": dates[0] if dates else None,
-            "published_max": dates[-1] if dates else None,
+            "articles": catalog.articles,
+            "chunks": catalog.chunks,
+            "model": model.get("name"),
+            "backend": model.get("backend"),
+            "generation": catalog.name,
+            "built_at": catalog.built_at,
+            "published_min": catalog.published_min,
+            "published_max": catalog.published_max,
         }
 
     def update_index(
         self, corpus: str | Path, *, progress: Callable[[str, int, int], None] | None = None
     ) -> BuildReport:
         """Incrementally re-index ``corpus`` into this index with the loaded model, then switch."""
-        from qa.indexer import build_index
+        from qa.index.build import build_index
 
-        report = build_index(corpus, self.index_dir, embedder=self.embedder, progress=progress)
+        report = build_index(corpus, self.location, encoder=self.encoder, progress=progress)
         self.refresh()
         return report
+
+
+def _check_model(index: IndexReader, encoder: Encoder, location: str) -> None:
+    """Raise IndexMismatchError unless ``index`` was built with this model and backend."""
+    info = encoder.info
+    built = index.manifest
+    now = dataclasses.replace(built, model=info.manifest_section())
+    reason = built.difference(now, sections=("model",))
+    if reason is None:
+        return
+    before = built.model
+    if reason.startswith("model export_sha256"):
+        raise IndexMismatchError(
+            f"index {location} was built with another {info.backend} export of the model "
+            f"({str(before.get('export_sha256'))[:12]}, now {info.export_sha256[:12]}: OpenVINO "
+            f"or NNCF changed?); re-embed it with `qa index CORPUS --index {location}`"
+        )
+    raise IndexMismatchError(
+        f"index {location} was built with model {before.get('name')!r} "
+        f"(weights {str(before.get('weights_sha256'))[:12]}, backend {before.get('backend')}), "
+        f"but {info.name!r} (weights {info.weights_sha256[:12]}, backend {info.backend}) is "
+        f"configured; rebuild with `qa index CORPUS --index {location} --model {info.name}` "
+        "or open it with the model it was built with"
+    )
 
 
 def _clean_question(question: str) -> tuple[str, tuple[str, ...]]:

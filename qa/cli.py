@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build or incrementally update the index of a corpus")
     p.add_argument("corpus", nargs="?", default="corpus", help="folder or article file")
-    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
+    p.add_argument(
+        "--index", default=DEFAULT_INDEX, help="index folder or engine URI (default: index)"
+    )
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder")
     p.add_argument(
         "--backend",
@@ -32,14 +34,24 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"embedding backend (default: the index's own; {qa.DEFAULT_BACKEND} for a new one)",
     )
-    p.add_argument("--max-file-mb", type=float, default=20.0, help="size limit of one article")
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=qa.DEFAULT_MAX_FILE_MB,
+        help=f"size limit of one article ({qa.DEFAULT_MAX_FILE_MB:g})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument("--k", type=int, default=8, help="passages to draw the answer from (8)")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=qa.DEFAULT_ANSWER_K,
+        help=f"passages to draw the answer from ({qa.DEFAULT_ANSWER_K})",
+    )
     p.add_argument("--source", action="append", help="only this outlet (repeatable)")
     p.add_argument("--since", help="published on or after YYYY-MM-DD")
     p.add_argument("--until", help="published on or before YYYY-MM-DD")
@@ -49,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
     p.add_argument("questions", help="JSONL: id, question, gold_article_ids, answer(s), ...")
     p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument("--k", type=int, default=10, help="passages retrieved per question")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=qa.DEFAULT_RETRIEVE_K,
+        help=f"passages retrieved per question ({qa.DEFAULT_RETRIEVE_K})",
+    )
     p.add_argument("--out", help="write per-question results (JSONL) here")
     p.set_defaults(func=_cmd_eval)
 
@@ -197,9 +214,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ui.app import serve
+    """Start the web chat, found through the ``newsqa.serve`` entry point (the ``ui`` package):
+    the library does not depend on the app."""
+    from importlib.metadata import entry_points
 
+    import qa
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    found = entry_points(group="newsqa.serve")
+    if not found:
+        raise qa.SettingsError("no web chat is installed; install the package with `make install`")
+    serve = next(iter(found)).load()
     serve(index_dir=args.index, corpus_dir=args.corpus, host=args.host, port=args.port)
     return 0
 

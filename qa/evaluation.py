@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -11,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.answering import compose
+from qa.assistant import Assistant
+from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K
 from qa.errors import QAError
+from qa.records import Answer, Passage
 
 # Metric name, label, which questions it is averaged over.
 METRICS = (
@@ -96,15 +97,18 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
 
 
 def evaluate(
-    assistant: Any,
+    assistant: Assistant,
     questions: str | Path,
     *,
-    k: int = 10,
-    answer_k: int = 8,
+    k: int = DEFAULT_RETRIEVE_K,
+    answer_k: int = DEFAULT_ANSWER_K,
     mode: str = "hybrid",
     out: str | Path | None = None,
 ) -> EvalResult:
     """Retrieve ``k`` passages and answer from the first ``answer_k`` for every question.
+
+    Each question takes the path of ``Assistant.ask`` (question cleaning, k checks), through
+    ``Assistant.respond``, which also returns the passages it ranked.
 
     Args:
         assistant: An open ``qa.Assistant``.
@@ -116,20 +120,12 @@ def evaluate(
     """
     items = load_questions(questions)
     started = time.perf_counter()
-    retriever = assistant.retriever
     rows = []
     answers = {}
     for item in items:
-        result = retriever.search(item["question"], max(k, answer_k), mode=mode)
-        top = result.hits[:answer_k]
-        answer = compose(
-            item["question"],
-            dataclasses.replace(result, hits=top),
-            assistant.embedder,
-            indexed_sources=retriever.sources(),
-        )
-        rows.append(_score(item, [h.chunk for h in result.hits[:k]], answer, k))
-        answers[item["id"]] = answer
+        response = assistant.respond(item["question"], k=k, answer_k=answer_k, mode=mode)
+        rows.append(_score(item, list(response.passages), response.answer, k))
+        answers[item["id"]] = response.answer
     seconds = time.perf_counter() - started
     if out:
         with Path(out).open("w", encoding="utf-8") as fh:
@@ -142,7 +138,7 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _score(item: dict[str, Any], chunks: list[Any], answer: Any, k: int) -> dict[str, Any]:
+def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) -> dict[str, Any]:
     ranked = [c.article_id for c in chunks]
     gold = set(item["gold"])
     row: dict[str, Any] = {

@@ -105,26 +105,16 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class Citation:
-    """A quoted sentence: ``article.text[quote_start:quote_end] == quote``, inside passage n."""
+class Citation(Passage):
+    """A quoted sentence: ``article.text[quote_start:quote_end] == quote``, inside passage n.
 
-    n: int
-    article_id: str
-    title: str | None
-    source: str | None
-    published: str | None
-    url: str | None
-    path: str | None
-    start: int
-    end: int
-    text: str
-    score: float
-    quote: str
-    quote_start: int
-    quote_end: int
+    A Passage (the one the quote comes from) with the quote and its number in the answer.
+    """
 
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
+    n: int = 0
+    quote: str = ""
+    quote_start: int = 0
+    quote_end: int = 0
 
 
 @dataclass(frozen=True)

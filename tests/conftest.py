@@ -19,20 +19,20 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The default embedder: OpenVINO int8, exported into the user cache on first use."""
-    from qa.embedding import Embedder
+def encoder():
+    """The default encoder: OpenVINO int8, exported into the user cache on first use."""
+    from qa.embed.encoder import open_encoder
 
-    return Embedder()
+    return open_encoder()
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory, embedder) -> Path:
+def seed_index(tmp_path_factory, encoder) -> Path:
     """A built index of the five seed articles (read-only for tests)."""
     import qa
 
     index = tmp_path_factory.mktemp("seed") / "index"
-    qa.build_index(SEED, index, embedder=embedder)
+    qa.build_index(SEED, index, encoder=encoder)
     return index
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, SEED
 
 import qa
-from qa.answering import expected_type
+from qa.answer.kinds import expected_type
 
 GOLD = DATA / "seed_questions.jsonl"
 QUESTIONS = [json.loads(line) for line in GOLD.read_text().splitlines() if line.strip()]
@@ -150,10 +150,10 @@ def test_follow_up_uses_the_conversation(assistant):
     assert answer.citations and answer.citations[0].article_id.startswith("000_")
 
 
-def test_new_generation_is_picked_up_without_reopening(tmp_path, seed_copy, embedder):
+def test_new_generation_is_picked_up_without_reopening(tmp_path, seed_copy, encoder):
     index = tmp_path / "index"
-    qa.build_index(seed_copy, index, embedder=embedder)
-    assistant = qa.Assistant(index, embedder)
+    qa.build_index(seed_copy, index, encoder=encoder)
+    assistant = qa.Assistant(index, encoder)
     shutil.copy(DATA / "extra_article.txt", seed_copy / "extra_article.txt")
     report = assistant.update_index(seed_copy)
     assert report.added == ("extra_article",)

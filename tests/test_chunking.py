@@ -9,17 +9,18 @@ from pathlib import Path
 import pytest
 from conftest import SEED, multihop_articles
 
-from qa.chunking import Chunker, ChunkerSettings
-from qa.corpus import load_corpus, text_sha256
+from qa.config import ChunkerSettings
+from qa.ingest.chunking import Chunker
+from qa.ingest.corpus import load_corpus, text_sha256
 from qa.records import Article
 
 
 @pytest.fixture(scope="module")
-def chunker(embedder):
+def chunker(encoder):
     settings = ChunkerSettings(
-        max_tokens=embedder.info.max_tokens, special_tokens=embedder.special_tokens
+        max_tokens=encoder.info.max_tokens, special_tokens=encoder.special_tokens
     )
-    return Chunker(embedder.count_tokens, settings)
+    return Chunker(encoder.count_tokens, settings)
 
 
 @functools.cache
@@ -33,32 +34,32 @@ def _model_tokenizer(folder: str):
     return tokenizer
 
 
-def _full_tokens(embedder, text: str) -> int:
+def _full_tokens(encoder, text: str) -> int:
     """Tokens as the model sees them: special tokens included, no truncation."""
-    return len(_model_tokenizer(embedder.info.path).encode(text, add_special_tokens=True).ids)
+    return len(_model_tokenizer(encoder.info.path).encode(text, add_special_tokens=True).ids)
 
 
-def _check(article, chunks, embedder):
+def _check(article, chunks, encoder):
     assert chunks, article.id
     for c in chunks:
         assert article.text[c.start : c.end] == c.text
         assert c.text == c.text.strip() and c.text
-        assert _full_tokens(embedder, c.text) <= embedder.info.max_tokens
+        assert _full_tokens(encoder, c.text) <= encoder.info.max_tokens
     ids = [c.id for c in chunks]
     assert len(set(ids)) == len(ids)
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)
 
 
-def test_seed_chunks_exact_and_bounded(chunker, embedder):
-    assert embedder.info.max_tokens == 256
+def test_seed_chunks_exact_and_bounded(chunker, encoder):
+    assert encoder.info.max_tokens == 256
     for article in load_corpus(SEED).articles:
-        _check(article, chunker.chunk(article), embedder)
+        _check(article, chunker.chunk(article), encoder)
 
 
-def test_larger_corpus_chunks_exact_and_bounded(chunker, embedder):
+def test_larger_corpus_chunks_exact_and_bounded(chunker, encoder):
     articles = load_corpus(multihop_articles()).articles[:80]
     for article in articles:
-        _check(article, chunker.chunk(article), embedder)
+        _check(article, chunker.chunk(article), encoder)
 
 
 def test_text_covered_without_gaps(chunker):
@@ -79,9 +80,9 @@ def test_text_covered_without_gaps(chunker):
         "\n\n".join(f"Para {i}. " + "word " * (i * 7 % 90) for i in range(60)),
     ],
 )
-def test_odd_text_never_exceeds_bound(chunker, embedder, text):
+def test_odd_text_never_exceeds_bound(chunker, encoder, text):
     article = Article(id="odd", text=text, sha256=text_sha256(text))
-    _check(article, chunker.chunk(article), embedder)
+    _check(article, chunker.chunk(article), encoder)
 
 
 def test_a_megabyte_word_is_cut_by_characters(chunker):

@@ -13,7 +13,11 @@ from qa.cli import main
 
 
 def test_help_is_instant_and_lazy():
-    code = "import sys, qa.cli; assert 'torch' not in sys.modules and 'faiss' not in sys.modules"
+    code = (
+        "import sys, qa.cli; qa.cli._parser(); "
+        "heavy = {'torch', 'faiss', 'numpy', 'gradio', 'ui'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
@@ -87,3 +91,11 @@ def test_eval_prints_table_and_writes_rows(seed_index, tmp_path, capsys):
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["t1", "t2", "t3"]
     assert rows[0]["hits@4"] == 1.0 and rows[2]["abstained"] is True
+
+
+def test_serve_finds_the_web_chat_through_its_entry_point():
+    """`qa serve` reaches the app through the package metadata, not an import of ui."""
+    from importlib.metadata import entry_points
+
+    (web,) = entry_points(group="newsqa.serve")
+    assert web.value == "ui.app:serve" and callable(web.load())

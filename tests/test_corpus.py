@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import SEED, multihop_articles
 
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 
 
 def _by_id(result):

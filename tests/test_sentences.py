@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.sentences import sentence_spans
+from qa.text.sentences import sentence_spans
 
 WRAPPED = (
     "Mosul bridge\n\nNineveh Post\nMOSUL, 3 March - The governor announced on Sunday that the "

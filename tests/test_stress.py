@@ -3,8 +3,7 @@ hostile questions, a full disk, questions during an index update, Gradio's file 
 uploads. Killing `qa index` is left to `make stress` (50 trials) and tests/test_index.py (three
 moments): each kill costs a model load.
 
-Known bugs are pinned as strict xfails with a minimal reproduction each: when one is fixed, its
-test starts passing and pytest asks for the marker to be removed.
+Each bug these found has a test here that failed before its fix.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from typing import Any
 import pytest
 
 import qa
-from qa import store
 from qa.cli import main
+from qa.index.local import generation as store
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))  # the stress helpers are plain modules beside stress.py
@@ -40,11 +39,6 @@ web = importlib.import_module("stress_web")
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # gradio 6.31
 Q = "who denied cooperation in the Palestine Street strike?"
-
-
-def bug(reason: str) -> pytest.MarkDecorator:
-    """A known bug, pinned: the test fails today; once fixed, pytest asks to drop the marker."""
-    return pytest.mark.xfail(strict=True, reason=f"bug: {reason}")
 
 
 def within(seconds: float, fn: Callable[[], Any]) -> Any:
@@ -71,14 +65,14 @@ def within(seconds: float, fn: Callable[[], Any]) -> Any:
 
 
 def test_hostile_files_are_skipped_with_a_reason_beside_indexed_articles(
-    seed_copy, seed_index, tmp_path, embedder
+    seed_copy, seed_index, tmp_path, encoder
 ):
     sample = cases.sample_cases()
     assert len(sample) >= 30 and len({c.category for c in sample}) >= 9
     inputs.write_cases(seed_copy, sample)
     index = tmp_path / "index"
     shutil.copytree(seed_index, index)  # the seed articles are indexed (and embedded) already
-    report = within(60, lambda: qa.build_index(seed_copy, index, embedder=embedder))
+    report = within(60, lambda: qa.build_index(seed_copy, index, encoder=encoder))
     gen = store.open_generation(index)
     rows = gen.article_rows()
     problems = [p for v in inputs.judge(sample, rows, report.skipped) for p in v.problems]
@@ -161,10 +155,10 @@ def test_file_name_that_is_not_utf8_is_shown_escaped(tmp_path):
         ),
     ],
 )
-def test_odd_article_does_not_crash_the_build(tmp_path, embedder, name, data):
+def test_odd_article_does_not_crash_the_build(tmp_path, encoder, name, data):
     corpus = tmp_path / "corpus"
     _write(corpus, name, data.encode())
-    report = qa.build_index(corpus, tmp_path / "index", embedder=embedder)
+    report = qa.build_index(corpus, tmp_path / "index", encoder=encoder)
     assert report.articles + len(report.skipped) == 1
 
 
@@ -209,8 +203,8 @@ def test_symlink_to_a_fifo_does_not_hang(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def assistant(seed_index, embedder):
-    a = qa.Assistant(seed_index, embedder)
+def assistant(seed_index, encoder):
+    a = qa.Assistant(seed_index, encoder)
     a.ask(Q)  # warm-up, as in the stress run: the 2 s limit is for a loaded assistant
     return a
 
@@ -219,7 +213,6 @@ def assistant(seed_index, embedder):
 _PICKED = {"empty", "whitespace mix", "NUL only", "control only", "zero-width only"}
 _PICKED |= {"100k no spaces", "Korean", "Hindi", "emoji", "SQL", "k=0", "not text"}
 _PICKED |= {"lone surrogate", "escaped bytes", "k=NaN", "k=inf"}  # were bugs, fixed
-_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -230,11 +223,6 @@ _BUGS: dict[str, str] = {}
             for label, q, kw in questions.QUESTIONS
             if label in _PICKED
         ),
-        *(
-            pytest.param(q, kw, id=label, marks=bug(_BUGS[label]))
-            for label, q, kw in questions.QUESTIONS
-            if label in _BUGS
-        ),
     ],
 )
 def test_hostile_question_is_refused_or_answered_in_time(assistant, question, kwargs):
@@ -244,27 +232,23 @@ def test_hostile_question_is_refused_or_answered_in_time(assistant, question, kw
     assert outcome in ("refused", "answered"), detail
 
 
-@pytest.fixture()
-def cli_embedder(monkeypatch, embedder):
-    """The CLI in-process with the session's model instead of a fresh load."""
-    monkeypatch.setattr("qa.assistant.Embedder", lambda *a, **k: embedder)
-    monkeypatch.setattr("qa.indexer.Embedder", lambda *a, **k: embedder)
-
-
 @pytest.mark.parametrize(
     "args",
     [[""], [" \t\n "], ["\x01\x02\x03"], ["\x7f\x08"], [Q, "--k", "0"], [Q, "--since", "soon"]],
     ids=["empty", "whitespace", "control", "delete-backspace", "k=0", "bad-date"],
 )
-def test_cli_ask_refusal_is_exit_1_and_one_line(seed_index, cli_embedder, capsys, args):
+def test_cli_ask_refusal_is_exit_1_and_one_line(seed_index, capsys, args):
     assert main(["ask", *args, "--index", str(seed_index)]) == 1
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qa ask: error:") and not captured.out
 
 
-def test_cli_ask_with_bytes_that_are_not_utf8(seed_index, cli_embedder, capsys):
-    assert main(["ask", os.fsdecode(b"who \xff denied?"), "--index", str(seed_index)]) in (0, 1)
+def test_cli_ask_with_bytes_that_are_not_utf8(seed_index, capsys):
+    """A terminal may pass bytes that are not UTF-8: they become "?" and the question is read."""
+    assert main(["ask", os.fsdecode(b"who \xff denied?"), "--index", str(seed_index)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() and not captured.err
 
 
 # -- a full disk --------------------------------------------------------------------------------
@@ -285,15 +269,15 @@ def full_disk(tmp_path, seed_index, seed_copy):
         pytest.skip(f"cannot mount a small file system here: {exc}")
 
 
-def test_full_disk_build_fails_and_keeps_the_old_index(full_disk, embedder):
+def test_full_disk_build_fails_and_keeps_the_old_index(full_disk, encoder):
     corpus, index = full_disk
     live = store.current_generation(index).name
-    with pytest.raises(Exception):  # noqa: B017  (which type: see the xfail below)
-        qa.build_index(corpus, index, embedder=embedder)
-    assert disk.old_index_intact(index, live, embedder) == ""
+    with pytest.raises(qa.IndexWriteError, match="free disk space"):
+        qa.build_index(corpus, index, encoder=encoder)
+    assert disk.old_index_intact(index, live, encoder) == ""
 
 
-def test_full_disk_error_is_typed_and_one_line(full_disk, cli_embedder, capsys):
+def test_full_disk_error_is_typed_and_one_line(full_disk, capsys):
     corpus, index = full_disk
     code = main(["index", str(corpus), "--index", str(index), "--quiet"])
     lines = capsys.readouterr().err.strip().splitlines()
@@ -303,10 +287,10 @@ def test_full_disk_error_is_typed_and_one_line(full_disk, cli_embedder, capsys):
 # -- load ---------------------------------------------------------------------------------------
 
 
-def test_concurrent_asks_during_an_update_are_whole_and_picked_up(tmp_path, seed_index, embedder):
+def test_concurrent_asks_during_an_update_are_whole_and_picked_up(tmp_path, seed_index, encoder):
     result = load.concurrent_asks(
         tmp_path,
-        embedder,
+        encoder,
         threads=8,
         minimum=1,
         seed_index=seed_index,
@@ -319,7 +303,7 @@ def test_concurrent_asks_during_an_update_are_whole_and_picked_up(tmp_path, seed
 
 
 @pytest.fixture(scope="module")
-def server(seed_index, embedder, tmp_path_factory):
+def server(seed_index, encoder, tmp_path_factory):
     """The web app served in-process over a copy of the seed index: (url, index, corpus)."""
     from ui.app import build_app, start
 
@@ -332,7 +316,7 @@ def server(seed_index, embedder, tmp_path_factory):
         port = s.getsockname()[1]
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("QA_AUTH", raising=False)
-        app = build_app(index, corpus, assistant=qa.Assistant(index, embedder))
+        app = build_app(index, corpus, assistant=qa.Assistant(index, encoder))
         url = start(app, port=port)
     try:
         yield url, index, corpus
@@ -340,9 +324,9 @@ def server(seed_index, embedder, tmp_path_factory):
         app.close(verbose=False)
 
 
-def test_http_asks_during_an_update_have_no_errors(server, embedder):
+def test_http_asks_during_an_update_have_no_errors(server, encoder):
     url, index, corpus = server
-    result = load.http_asks(url, corpus, index, embedder, requests=8, questions=load.ABSTAINING)
+    result = load.http_asks(url, corpus, index, encoder, requests=8, questions=load.ABSTAINING)
     assert result.errors == [] and result.asks == 8 and result.picked_up == 1
 
 

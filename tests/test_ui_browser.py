@@ -51,14 +51,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, embedder):
+def app_url(tmp_path_factory, encoder):
     """The app over a writable copy of the seed corpus and its own index."""
     from ui.app import build_app, start
 
     root = tmp_path_factory.mktemp("ui-browser")
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(ROOT / "corpus", corpus)
-    qa.build_index(corpus, index, embedder=embedder)
+    qa.build_index(corpus, index, encoder=encoder)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("QA_AUTH", raising=False)
         app = build_app(index, corpus)

@@ -8,43 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
-from qa.errors import SettingsError
+from qa.config import ChunkerSettings
 from qa.records import Article, Chunk
 
 # Paragraphs first, then lines, sentences, clauses, words; separators stay with the left piece.
 SEPARATORS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ": ", ", ", " ", "")
 
 TokenCounter = Callable[[str], int]
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    """How articles are cut; stored in the manifest, a change re-chunks everything."""
-
-    max_tokens: int = 256  # the model's max sequence length, special tokens included
-    special_tokens: int = 2  # [CLS] and [SEP]
-    overlap_tokens: int = 32
-    # Also a bound in characters: the tokenizer reads a word of over 100 characters (a base64
-    # blob, a URL run) as one [UNK], so a megabyte of it would otherwise be one "short" chunk.
-    max_chars: int = 3000
-
-    def __post_init__(self) -> None:
-        if self.budget < 16:
-            raise SettingsError(f"max_tokens={self.max_tokens} leaves no room for text")
-        if not 0 <= self.overlap_tokens < self.budget // 2:
-            raise SettingsError(
-                f"overlap_tokens={self.overlap_tokens} must be between 0 and {self.budget // 2 - 1}"
-            )
-
-    @property
-    def budget(self) -> int:
-        """Word pieces available for text in one chunk."""
-        return self.max_tokens - self.special_tokens
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def chunk_id(article_id: str, text_hash: str, occurrence: int = 0) -> str:

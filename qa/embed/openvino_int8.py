@@ -10,19 +10,21 @@ whether the CPU has bf16 units.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.embed.encoder import ModelInfo, Progress, encode_in_steps
+from qa.embed.model import file_sha256, load_sentence_transformer
 from qa.errors import ModelError
 
 EXPORT_RECIPE = "openvino-int8-v1"  # bump when the export changes: a new folder, new cache key
@@ -130,7 +132,7 @@ def _export(model: Any, folder: Path, weights_sha: str, out: Path) -> None:
     meta = {
         "recipe": EXPORT_RECIPE,
         "weights_sha256": weights_sha,
-        "model_sha256": _file_sha256(out / "model.bin"),
+        "model_sha256": file_sha256(out / "model.bin"),
         "openvino": ov.__version__,
         "calibration_texts": len(calibration),
     }
@@ -217,14 +219,6 @@ def _feed(tokenizer: Any, texts: list[str], multiple: int = 1) -> dict[str, np.n
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class OpenVinoRuntime:
     """The exported int8 model on OpenVINO's CPU plugin, with the model's own fast tokenizer."""
 
@@ -266,3 +260,50 @@ class OpenVinoRuntime:
             out[rows] = self._model([feed[name] for name in _INPUTS])[0]
             begin += size
         return out
+
+
+class OpenVinoEncoder:
+    """The Encoder of the int8 backend: exports the weights once, then runs without torch."""
+
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        weights_sha: str,
+        *,
+        batch_size: int = 64,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        self._lock = threading.Lock()  # not safe for concurrent forward passes
+        self.batch_size = batch_size
+        export = ensure_export(folder, weights_sha, load_sentence_transformer, cache_dir)
+        self._runtime = OpenVinoRuntime(folder, export)
+        self.special_tokens = len(self._runtime.counter.encode("", add_special_tokens=True).ids)
+        self.info = ModelInfo(
+            name=name,
+            path=str(folder),
+            weights_sha256=weights_sha,
+            dimension=self._runtime.dimension,
+            max_tokens=self._runtime.max_tokens,
+            backend="openvino-int8",
+            export_sha256=self._runtime.export_sha256,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._runtime.counter.encode(text, add_special_tokens=False).ids)
+
+    def encode_documents(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 vectors for passages, in order; ``progress(done, total)``."""
+        return encode_in_steps(
+            self._encode, texts, self.info.dimension, self.batch_size * 4, progress
+        )
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors for questions."""
+        return self._encode(list(texts))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self._runtime.encode(texts, self.batch_size)

@@ -146,11 +146,3 @@ def _cut_long(text: str, a: int, b: int) -> list[tuple[int, int]]:
     if b - a >= _MIN_CHARS or text[a:b].strip():
         pieces.append((a, b))
     return pieces
-
-
-def enclosing_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences overlapping ``text[start:end]``, extended to whole sentences of the article."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    return [(a, b) for a, b in sentence_spans(text, line_start, line_end) if b > start and a < end]

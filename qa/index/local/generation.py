@@ -1,4 +1,4 @@
-"""The index folder: immutable generations switched atomically, described by a manifest.
+"""The local index folder: immutable generations switched atomically, described by a manifest.
 
 Layout of ``index/``::
 
@@ -14,8 +14,8 @@ CURRENT, so killing it at any instant leaves the previous generation complete an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import json
 import os
 import secrets
 import shutil
@@ -23,19 +23,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.config import SCHEMA_VERSION, Manifest, ManifestError
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from qa.lexical import LexicalIndex
+from qa.index.base import StoredChunk
+from qa.index.local.bm25 import LexicalIndex
+from qa.index.local.sentence_terms import SentenceIndex
+from qa.index.local.vectors import VectorIndex
 from qa.records import Article, Chunk
-from qa.sentence_index import SentenceIndex
-from qa.vectors import VectorIndex
 
-SCHEMA_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SENTENCES = "sentences"
@@ -103,14 +103,24 @@ def current_generation(index_dir: str | Path) -> Path | None:
     return path
 
 
-def read_manifest(generation: Path) -> dict[str, Any]:
+def read_manifest(generation: Path) -> Manifest:
+    """The manifest of a generation folder, type-checked.
+
+    Raises:
+        IndexCorruptError: missing, not JSON, or a field of the wrong type.
+        IndexMismatchError: written for another schema version.
+    """
     try:
-        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = Manifest.from_json((generation / MANIFEST).read_text(encoding="utf-8"))
+    except OSError as exc:
         raise IndexCorruptError(f"cannot read {generation / MANIFEST}: {exc}") from exc
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    except ManifestError as exc:
+        raise IndexCorruptError(
+            f"the manifest {generation / MANIFEST} is damaged: {exc}; rebuild with `qa index`"
+        ) from None
+    if manifest.schema_version != SCHEMA_VERSION:
         raise IndexMismatchError(
-            f"index {generation.parent} has schema version {manifest.get('schema_version')}, "
+            f"index {generation.parent} has schema version {manifest.schema_version}, "
             f"this qa reads {SCHEMA_VERSION}; rebuild it with `qa index CORPUS --index "
             f"{generation.parent}`"
         )
@@ -140,7 +150,7 @@ def write_generation(
     chunks: list[Chunk],
     vectors: np.ndarray,
     lexical_texts: list[str],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     *,
     previous: Generation | None = None,
 ) -> str:
@@ -160,9 +170,9 @@ def write_generation(
         shutil.rmtree(tmp, ignore_errors=True)  # a full disk should not stay full
         raise
     try:
-        previous = current_generation(folder)
+        live = current_generation(folder)
     except IndexCorruptError:
-        previous = None
+        live = None
     os.rename(tmp, folder / name)
     pointer = folder / f"{CURRENT}.tmp"
     with pointer.open("w", encoding="utf-8") as fh:
@@ -171,7 +181,7 @@ def write_generation(
         os.fsync(fh.fileno())
     os.replace(pointer, folder / CURRENT)  # the atomic switch
     _fsync_dir(folder)
-    _collect_garbage(folder, keep={name, previous.name if previous else name})
+    _collect_garbage(folder, keep={name, live.name if live else name})
     return name
 
 
@@ -181,24 +191,25 @@ def _write_files(
     chunks: list[Chunk],
     vectors: np.ndarray,
     lexical_texts: list[str],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     name: str,
     previous: Generation | None,
 ) -> None:
     _write_sqlite(tmp / "meta.sqlite", articles, chunks)
-    vector_index = VectorIndex.build(vectors, manifest["model"]["dimension"])
+    vector_index = VectorIndex.build(vectors, manifest.model["dimension"])
     vector_index.save(tmp / "vectors.faiss")
     LexicalIndex.build(lexical_texts).save(tmp / "bm25")
     sentences = _sentence_index(chunks, previous)
     sentences.save(tmp / SENTENCES)
-    manifest = {
-        **manifest,
-        "vectors": {**manifest.get("vectors", {}), **vector_index.settings},
-        "sentences": sentences.settings,
-        "schema_version": SCHEMA_VERSION,
-        "generation": name,
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    manifest = dataclasses.replace(
+        manifest,
+        engine="local",
+        vectors={**manifest.vectors, **vector_index.settings},
+        sentences=sentences.settings,
+        schema_version=SCHEMA_VERSION,
+        generation=name,
+    )
+    (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     _fsync_tree(tmp)
 
 
@@ -212,7 +223,7 @@ def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> Sentenc
     old = previous.saved_sentences() if previous else None
     if old is None:  # none saved, or unreadable: tokenize everything, as a first build
         return SentenceIndex.build(texts)
-    rows = dict(previous._all("SELECT id, row FROM chunks"))
+    rows = previous.chunk_rows()
     reused = [rows.get(c.id) for c in chunks]
     return SentenceIndex.build(texts, previous=old, previous_rows=reused)
 
@@ -250,18 +261,6 @@ def clean_stale_builds(index_dir: str | Path) -> None:
     if folder.is_dir():
         for path in folder.glob(f"{_BUILDING_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk row joined with its article's metadata."""
-
-    row: int
-    id: str
-    article_id: str
-    start: int
-    end: int
-    text: str
 
 
 class Generation:
@@ -339,8 +338,8 @@ class Generation:
 
     def _chunk_texts(self, step: int = 5000) -> Iterator[str]:
         for begin in range(0, self.chunk_count, step):
-            chunks = self._chunks("c.row >= ? AND c.row < ? ORDER BY c.row", (begin, begin + step))
-            yield from (c.text for c in chunks)
+            found = self._chunks("c.row >= ? AND c.row < ? ORDER BY c.row", (begin, begin + step))
+            yield from (c.text for _, c in found)
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         with self._lock:
@@ -363,28 +362,31 @@ class Generation:
         rows = self._all(f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles ORDER BY id")
         return [dict(zip(_ARTICLE_FIELDS, r)) for r in rows]
 
-    def chunk_article_ids(self) -> list[str]:
-        """The article id of every chunk row, indexed by row."""
-        return [r[0] for r in self._all("SELECT article_id FROM chunks ORDER BY row")]
+    def chunk_layout(self) -> tuple[list[str], list[str]]:
+        """(chunk id, article id) of every chunk row, indexed by row."""
+        rows = self._all("SELECT id, article_id FROM chunks ORDER BY row")
+        return [r[0] for r in rows], [r[1] for r in rows]
 
-    def chunks_of(self, article_id: str) -> list[StoredChunk]:
-        return self._chunks("c.article_id=? ORDER BY c.row", (article_id,))
+    def chunk_rows(self) -> dict[str, int]:
+        """The row of every chunk id."""
+        return dict(self._all("SELECT id, row FROM chunks"))
 
     def chunks_at(self, rows: list[int]) -> list[StoredChunk]:
         """Chunks at the given rows, in the same order (unknown rows are left out)."""
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
-        found = {c.row: c for c in self._chunks(f"c.row IN ({marks})", tuple(rows))}
+        found = dict(self._chunks(f"c.row IN ({marks})", tuple(rows)))
         return [found[r] for r in rows if r in found]
 
-    def _chunks(self, where: str, args: tuple[Any, ...]) -> list[StoredChunk]:
+    def _chunks(self, where: str, args: tuple[Any, ...]) -> list[tuple[int, StoredChunk]]:
         sql = (
             "SELECT c.row, c.id, c.article_id, c.start_char, c.end_char, "
-            "substr(a.text, c.start_char + 1, c.end_char - c.start_char) "
+            "substr(a.text, c.start_char + 1, c.end_char - c.start_char), "
+            "a.title, a.source, a.published, a.url, a.path "
             f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
         )
-        return [StoredChunk(*r) for r in self._all(sql, args)]
+        return [(r[0], StoredChunk(*r[1:])) for r in self._all(sql, args)]
 
     def chunk_hashes(self) -> dict[str, list[tuple[int, int, str, str]]]:
         """Per article: (start, end, chunk id, text hash) of its chunks, in order."""
@@ -414,36 +416,3 @@ def open_generation(index_dir: str | Path) -> Generation:
             f"no index at {index_dir}; build one with `qa index CORPUS --index {index_dir}`"
         )
     return Generation(path)
-
-
-def check_model(
-    generation: Generation,
-    *,
-    name: str,
-    weights_sha256: str,
-    backend: str,
-    export_sha256: str = "",
-) -> None:
-    """Raise IndexMismatchError unless the generation was built with this model and backend.
-
-    ``export_sha256`` (the int8 model file) is compared when both sides know it: the export is
-    reproducible, so a different one means the toolchain changed and the vectors would not match.
-    """
-    built = generation.manifest.get("model", {})
-    index_dir = generation.path.parent
-    if built.get("weights_sha256") == weights_sha256 and built.get("backend") == backend:
-        before = built.get("export_sha256")
-        if not (before and export_sha256) or before == export_sha256:
-            return
-        raise IndexMismatchError(
-            f"index {index_dir} was built with another {backend} export of the model "
-            f"({before[:12]}, now {export_sha256[:12]}: OpenVINO or NNCF changed?); "
-            f"re-embed it with `qa index CORPUS --index {index_dir}`"
-        )
-    raise IndexMismatchError(
-        f"index {index_dir} was built with model {built.get('name')!r} "
-        f"(weights {str(built.get('weights_sha256'))[:12]}, backend {built.get('backend')}), "
-        f"but {name!r} (weights {weights_sha256[:12]}, backend {backend}) is configured; "
-        f"rebuild with `qa index CORPUS --index {index_dir} --model {name}` "
-        "or open it with the model it was built with"
-    )

@@ -16,16 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.cleaning import clean_text, normalize_whitespace
 from qa.errors import CorpusNotFoundError
-from qa.metadata import (
-    guess_published,
-    guess_source,
-    guess_title,
-    parse_date,
-    split_front_matter,
-)
+from qa.ingest.metadata import guess_published, guess_source, guess_title, split_front_matter
 from qa.records import Article, Skipped
+from qa.text.cleaning import clean_text, normalize_whitespace
+from qa.text.dates import parse_date
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")

@@ -1,44 +1,14 @@
-"""Metadata from text: dates, front matter and careful heuristics for plain-text pages.
+"""Metadata from text: front matter and careful heuristics for plain-text pages.
 
 Every heuristic returns None rather than guess: an unknown title, outlet or date stays unknown.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for m in names
-}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?!\d)")
-_MDY = re.compile(_MONTH + r"\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
-_DMY = re.compile(
-    r"\b(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<y>(?:19|20)\d\d)\b", re.I
-)
-_MONTH_ANY = _MONTH.replace("?P<month>", "?:")
-_DAY_MONTH = re.compile(
-    r"\b[0-3]?\d\s+" + _MONTH_ANY + r"(?!\w)|\b" + _MONTH_ANY + r"\s+[0-3]?\d\b", re.I
-)
+from qa.text.dates import DAY_MONTH, parse_date
+
 # "BAGHDAD, 5 January —" or "IRBIL:" at the start of a paragraph.
 _DATELINE = re.compile(
     r"^(?P<place>[A-Z][A-Z .'-]{2,40})(?:,\s*(?P<rest>[^—–:-]{3,40}?))?\s*[—–:-]\s", re.M
@@ -56,28 +26,6 @@ _SITE_DATE_LINE = re.compile(r"^date\s+(?P<date>\S+)\s+(?P<name>[A-Z][\w&.' -]{1
 _BYLINE_DATE = re.compile(r"^(?P<name>[A-Z][\w&.' ]{1,40}?)\s+[–—-]\s+(?P<date>.{6,30})$")
 _CAPTION = re.compile(r"\b(?:photo|photograph|image|picture|credit)s?\s*:", re.I)
 _TITLE_WORDS = (4, 30)
-
-
-def _ymd(y: str, m: int, d: str) -> str | None:
-    try:
-        return dt.date(int(y), m, int(d)).isoformat()
-    except ValueError:
-        return None
-
-
-def parse_date(value: object) -> str | None:
-    """Parse an ISO or written date ("October 7, 2023", "7 Oct 2023") into YYYY-MM-DD.
-
-    Returns None for anything without a full, valid date.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    if m := _ISO.search(value):
-        return _ymd(m["y"], int(m["m"]), m["d"])
-    for pattern in (_MDY, _DMY):
-        if m := pattern.search(value):
-            return _ymd(m["y"], _MONTHS[m["month"].lower().rstrip(".")], m["d"])
-    return None
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -138,7 +86,7 @@ def guess_published(text: str) -> tuple[str | None, str | None]:
         rest = m["rest"] or ""
         if iso := parse_date(rest):
             return iso, None
-        if dm := _DAY_MONTH.search(rest):
+        if dm := DAY_MONTH.search(rest):
             return None, dm.group(0)
         break
     return None, None

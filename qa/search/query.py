@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY_DATE = re.compile(
-    rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE
-)
-_DAY_FIRST = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.IGNORECASE
-)
-_MONTH_DATE = re.compile(rf"\b({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.IGNORECASE)
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+from qa.text.dates import MONTH_NAMES, WEEKDAY_NAMES, DateRange, find_dates
 
 # Phrases that only introduce an outlet or date; removed from the text that is embedded.
 _FILLER = re.compile(
@@ -163,21 +151,9 @@ _QUESTION_WORDS = {
     "week",
     "month",
     "year",
-    *(m.lower() for m in calendar.month_name if m),
-    *(d.lower() for d in calendar.day_name),
+    *(m.lower() for m in MONTH_NAMES),
+    *(d.lower() for d in WEEKDAY_NAMES),
 }
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """An inclusive ISO date range named in a question ("October 7, 2023", "March 2024")."""
-
-    first: str
-    last: str
-    text: str
-
-    def contains(self, iso: str | None) -> bool:
-        return bool(iso) and self.first <= iso[:10] <= self.last
 
 
 @dataclass(frozen=True)
@@ -235,42 +211,6 @@ class OutletMatcher:
                 taken.append((m.start(), m.end()))
                 hits.extend((name, m.start(), m.end()) for name in names)
         return sorted(hits, key=lambda h: h[1])
-
-
-def find_dates(question: str) -> list[tuple[DateRange, int, int]]:
-    """Dates a question names, as ranges with their spans."""
-    found: list[tuple[DateRange, int, int]] = []
-
-    def add(first: dt.date, last: dt.date, m: re.Match[str]) -> None:
-        if any(m.start() < b and a < m.end() for _, a, b in found):
-            return
-        found.append((DateRange(first.isoformat(), last.isoformat(), m.group(0)), *m.span()))
-
-    for m in _ISO_DATE.finditer(question):
-        day = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if day:
-            add(day, day, m)
-    for m in _DAY_DATE.finditer(question):
-        day = _safe_date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
-        if day:
-            add(day, day, m)
-    for m in _DAY_FIRST.finditer(question):
-        day = _safe_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
-        if day:
-            add(day, day, m)
-    for m in _MONTH_DATE.finditer(question):
-        year, month = int(m.group(2)), _MONTHS[m.group(1).lower()]
-        if 1000 <= year <= 9999:
-            last = calendar.monthrange(year, month)[1]
-            add(dt.date(year, month, 1), dt.date(year, month, last), m)
-    return sorted(found, key=lambda f: f[1])
-
-
-def _safe_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
 
 
 def key_terms(text: str) -> tuple[list[str], list[str]]:

@@ -47,7 +47,10 @@ _COMMENT_POLICY = re.compile(
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _INLINE_SPACE = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_MIN_REPEAT_CHARS = 40  # shorter repeated lines (titles, labels) are kept
+# Reasoned, not fitted: a repeated line under 40 characters (about six words) is a label or a
+# heading ("Where to play: PC") and stays; a repeated paragraph of 200 or more (two sentences)
+# is a second copy of the body, dropped even when it repeats alone.
+_MIN_REPEAT_CHARS = 40
 _LONG_PARAGRAPH = 200
 
 

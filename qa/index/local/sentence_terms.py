@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import tokenize
-from qa.sentences import sentence_spans
+from qa.config import SentenceBM25
+from qa.text.sentences import sentence_spans
+from qa.text.tokens import tokenize
 
 FORMAT = 1  # bump when the files, sentence_spans or tokenize change: old rows are then not reused
-# BM25 over single sentences: average sentence length of news copy, in stemmed non-stop tokens.
-SENTENCE_K1, SENTENCE_B, SENTENCE_AVGDL = 1.2, 0.75, 18.0
+_BM25 = SentenceBM25()
 _BATCH = 2000  # chunks tokenized at a time while building (bounds the memory of token lists)
 
 
@@ -61,6 +61,7 @@ class SentenceIndex:
         *,
         previous: SentenceIndex | None = None,
         previous_rows: Sequence[int | None] = (),
+        batch_size: int = _BATCH,
     ) -> SentenceIndex:
         """Split and tokenize every chunk text, in row order (the same way retrieval reads them).
 
@@ -70,6 +71,7 @@ class SentenceIndex:
             previous_rows: Per chunk row, its row in ``previous`` when the chunk's text is the
                 same there (same chunk id), else None: such chunks are not split or tokenized
                 again, which is most of an incremental build's work here.
+            batch_size: Chunks tokenized at a time (bounds the memory of token lists).
         """
         if not previous_rows:  # (a loaded index is always of this FORMAT: load() checks it)
             previous = None
@@ -77,7 +79,7 @@ class SentenceIndex:
         parts: list[tuple[np.ndarray, ...]] = []
         per_chunk: list[int] = []
         position = 0
-        for batch in _batches(texts, _BATCH):
+        for batch in _batches(texts, batch_size):
             reused = [
                 previous_rows[position + i] if previous is not None else None
                 for i in range(len(batch))
@@ -137,8 +139,8 @@ class SentenceIndex:
         """How the index was made and its counts, for params.json and the manifest."""
         return {
             "format": FORMAT,
-            "splitter": "qa.sentences.sentence_spans",
-            "tokenizer": "qa.lexical.tokenize",
+            "splitter": "qa.text.sentences.sentence_spans",
+            "tokenizer": "qa.text.tokens.tokenize",
             "chunks": self.size,
             "sentences": len(self._m.lengths),
             "terms": len(self._terms),
@@ -219,8 +221,9 @@ class SentenceIndex:
         w = np.array([w for _, w in known], dtype=np.float64)[entry_rank[hits]]
         tf = m.data[entries[hits]].astype(np.float64)
         length = m.lengths[sentences[owner]].astype(np.float64)
-        norm = SENTENCE_K1 * (1 - SENTENCE_B + SENTENCE_B * length / SENTENCE_AVGDL)
-        term_scores = w * tf * (SENTENCE_K1 + 1) / (tf + norm)
+        k1, b, avgdl = _BM25.k1, _BM25.b, _BM25.avgdl
+        norm = k1 * (1 - b + b * length / avgdl)
+        term_scores = w * tf * (k1 + 1) / (tf + norm)
         # bincount adds in input order: each sentence sums its terms in the question's order
         sentence_scores = np.bincount(owner, weights=term_scores, minlength=len(sentences))
         filled = per_row > 0

@@ -1,0 +1,1 @@
+"""Sentence embeddings from verified local weights: the Encoder protocol, its backends, a cache."""

@@ -1,0 +1,293 @@
+"""Building and incrementally rebuilding an index from a corpus, through any IndexWriter."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa import __version__
+from qa.config import DEFAULT_BACKEND, LEXICAL_SETTINGS, ChunkerSettings, Manifest
+from qa.embed.cache import EmbeddingCache
+from qa.embed.encoder import Encoder, exported_sha256, open_encoder
+from qa.embed.model import model_identity
+from qa.errors import CorpusNotFoundError, IndexWriteError
+from qa.index.base import IndexState, IndexWriter, StoredArticle
+from qa.index.factory import open_writer
+from qa.ingest.chunking import Chunker
+from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
+from qa.records import Article, BuildReport, Chunk
+from qa.text.dates import date_words
+
+# progress(stage, done, total); stages: "load", "chunk", "embed", "write".
+BuildProgress = Callable[[str, int, int], None]
+DEFAULT_OVERLAP_TOKENS = ChunkerSettings().overlap_tokens
+_EMBED_STEP = 512  # chunks embedded per cache commit: a killed build keeps what it embedded
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def build_index(
+    corpus: str | Path,
+    index_dir: str | Path = "index",
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    encoder: Encoder | None = None,
+    progress: BuildProgress | None = None,
+) -> BuildReport:
+    """Build the index at ``index_dir`` from ``corpus``, reusing what it already holds.
+
+    New articles are added, changed ones re-chunked, removed ones dropped; chunk text that was
+    embedded before (same model and backend) is never embedded again.
+
+    Args:
+        corpus: Folder (searched recursively) or single article file.
+        index_dir: Index location: a folder (created if missing) or an engine URI.
+        model: sentence-transformers model name or folder; None for the bundled MiniLM.
+        backend: Embedding backend (``qa.BACKENDS``); None keeps the existing index's
+            backend, or takes ``DEFAULT_BACKEND`` for a new index.
+        overlap_tokens: Overlap between consecutive chunks, in word pieces.
+        max_file_mb: Size limit of one article file.
+        encoder: An already loaded Encoder to reuse (its model wins over ``model``).
+        progress: Callback ``(stage, done, total)``.
+
+    Returns:
+        A BuildReport. When nothing changed, no new version is written.
+
+    Raises:
+        CorpusNotFoundError: the corpus is missing or holds no loadable article.
+        IndexBusyError: another build is running on ``index_dir``.
+        IndexWriteError: the index cannot be written (full disk); the previous one is intact.
+        ModelError: the model cannot be loaded or its weights fail verification.
+    """
+    started = time.perf_counter()
+    report = progress or _noop
+    with open_writer(index_dir) as writer:
+        loaded = load_corpus(corpus, max_file_mb=max_file_mb)
+        report("load", len(loaded.articles), len(loaded.articles))
+        previous = writer.previous()
+        if not loaded.articles:
+            kept = f"; the index at {index_dir} was left unchanged" if previous else ""
+            raise CorpusNotFoundError(
+                f"no loadable article in {corpus} ({len(loaded.skipped)} skipped){kept}"
+            )
+        backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
+        try:
+            result = _build(writer, loaded, previous, encoder, model, backend, overlap_tokens, report)
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexWriteError(
+                f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
+                "(free disk space or fix permissions, then run `qa index` again)"
+            ) from exc
+    return dataclasses.replace(result, seconds=time.perf_counter() - started)
+
+
+def _build(
+    writer: IndexWriter,
+    loaded: LoadResult,
+    previous: IndexState | None,
+    encoder: Encoder | None,
+    model: str | None,
+    backend: str,
+    overlap_tokens: int,
+    report: BuildProgress,
+) -> BuildReport:
+    base: dict[str, Any] = dict(
+        index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
+    )
+    # Cheap check before loading the model: an unchanged corpus needs no work at all.
+    if previous and previous.complete and _same_setup(previous, encoder, model, backend, overlap_tokens):
+        diff = _diff(loaded.articles, previous.articles)
+        if not _changed(diff):
+            return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
+    encoder = encoder or open_encoder(model, backend=backend)
+    manifest = _manifest(encoder, overlap_tokens)
+    reason = previous.manifest.difference(manifest) if previous else None
+    old = previous.articles if previous and not reason else {}
+    diff = _diff(loaded.articles, old)
+    chunks = _chunk_all(loaded.articles, old, Chunker(encoder.count_tokens, _chunker(manifest)), report)
+    vectors, embedded, embed_seconds = _vectors(writer, encoder, chunks, report)
+    report("write", 0, 1)
+    manifest = dataclasses.replace(
+        manifest,
+        counts={"articles": len(loaded.articles), "chunks": len(chunks)},
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    name = writer.publish(
+        loaded.articles,
+        chunks,
+        vectors,
+        _lexical_texts(loaded.articles, chunks),
+        manifest,
+        reuse_previous=bool(previous and not reason),
+    )
+    report("write", 1, 1)
+    return BuildReport(
+        generation=name,
+        chunks=len(chunks),
+        chunks_embedded=embedded,
+        embed_seconds=embed_seconds,
+        full_rebuild_reason=f"{reason}; everything is re-indexed" if reason else None,
+        **base,
+        **diff,
+    )
+
+
+def _changed(diff: dict[str, tuple[str, ...]]) -> bool:
+    return bool(diff["added"] or diff["updated"] or diff["removed"])
+
+
+def _manifest(encoder: Encoder, overlap_tokens: int) -> Manifest:
+    """What a build with ``encoder`` would record, before counts and vector settings."""
+    chunker = ChunkerSettings(
+        max_tokens=encoder.info.max_tokens,
+        special_tokens=encoder.special_tokens,
+        overlap_tokens=overlap_tokens,
+    )
+    return Manifest(
+        package_version=__version__,
+        model=encoder.info.manifest_section(),
+        chunker={"splitter": "langchain RecursiveCharacterTextSplitter", **chunker.to_dict()},
+        lexical=dict(LEXICAL_SETTINGS),
+        vectors={"metric": "cosine"},
+    )
+
+
+def _chunker(manifest: Manifest) -> ChunkerSettings:
+    fields = {k: v for k, v in manifest.chunker.items() if k != "splitter"}
+    return ChunkerSettings(**fields)
+
+
+def _same_setup(
+    previous: IndexState,
+    encoder: Encoder | None,
+    model: str | None,
+    backend: str,
+    overlap_tokens: int,
+) -> bool:
+    """Whether the previous version was built as this build would, told without the model.
+
+    What only the loaded model knows (dimension, token limits) is taken from the previous
+    manifest: the same weights have the same tokenizer. An int8 export not made yet (a new
+    machine, a cleared cache) is not compared: the next load makes it, and opening the index
+    then refuses with the fix if the new export differs.
+    """
+    built = previous.manifest
+    if encoder is not None:
+        sha, backend, export = (
+            encoder.info.weights_sha256,
+            encoder.info.backend,
+            encoder.info.export_sha256,
+        )
+    else:
+        sha, export = model_identity(model)[2], exported_sha256(model, backend)
+    expected = dataclasses.replace(
+        built,
+        model={**built.model, "weights_sha256": sha, "backend": backend, "export_sha256": export},
+        chunker={
+            **built.chunker,
+            "overlap_tokens": overlap_tokens,
+            "max_chars": ChunkerSettings().max_chars,
+        },
+        lexical=dict(LEXICAL_SETTINGS),
+    )
+    return built.difference(expected) is None
+
+
+def _diff(
+    articles: tuple[Article, ...], old: dict[str, StoredArticle]
+) -> dict[str, tuple[str, ...]]:
+    added, updated, unchanged = [], [], []
+    for article in articles:
+        if article.id not in old:
+            added.append(article.id)
+            continue
+        meta = old[article.id].meta
+        same = all(meta[k] == getattr(article, k) for k in meta)
+        (unchanged if same else updated).append(article.id)
+    current = {a.id for a in articles}
+    removed = sorted(set(old) - current)
+    return {
+        "added": tuple(added),
+        "updated": tuple(updated),
+        "removed": tuple(removed),
+        "unchanged": tuple(unchanged),
+    }
+
+
+def _chunk_all(
+    articles: tuple[Article, ...],
+    old: dict[str, StoredArticle],
+    chunker: Chunker,
+    report: BuildProgress,
+) -> list[Chunk]:
+    """Chunks of every article; an article whose text is unchanged keeps its stored chunks."""
+    chunks: list[Chunk] = []
+    for n, article in enumerate(articles, start=1):
+        stored = old.get(article.id)
+        if stored is not None and stored.meta["sha256"] == article.sha256 and stored.chunks:
+            chunks.extend(
+                Chunk(id=cid, article_id=article.id, start=s, end=e, text=article.text[s:e],
+                      text_hash=h)
+                for s, e, cid, h in stored.chunks
+            )
+        else:
+            chunks.extend(chunker.chunk(article))
+        if n % 25 == 0 or n == len(articles):
+            report("chunk", n, len(articles))
+    return chunks
+
+
+def _vectors(
+    writer: IndexWriter, encoder: Encoder, chunks: list[Chunk], report: BuildProgress
+) -> tuple[np.ndarray, int, float]:
+    """Vectors for all chunks, embedding only text the cache has not seen; (vectors, n, secs)."""
+    info = encoder.info
+    cache = EmbeddingCache(writer.cache_path(), info.cache_key, info.dimension)
+    try:
+        known = cache.get_many(c.text_hash for c in chunks)
+        todo: dict[str, str] = {}
+        for c in chunks:
+            if c.text_hash not in known:
+                todo.setdefault(c.text_hash, c.text)
+        started = time.perf_counter()
+        hashes, texts = list(todo), list(todo.values())
+        report("embed", 0, len(texts))
+        for begin in range(0, len(texts), _EMBED_STEP):
+            part = slice(begin, begin + _EMBED_STEP)
+            vecs = encoder.encode_documents(texts[part])
+            cache.put_many(hashes[part], vecs)
+            known.update(zip(hashes[part], vecs))
+            report("embed", min(begin + _EMBED_STEP, len(texts)), len(texts))
+        seconds = time.perf_counter() - started
+    finally:
+        cache.close()
+    matrix = np.zeros((len(chunks), info.dimension), dtype=np.float32)
+    for i, c in enumerate(chunks):
+        matrix[i] = known[c.text_hash]
+    return matrix, len(texts), seconds
+
+
+def lexical_text(article: Article, text: str) -> str:
+    """What BM25 sees for a chunk: the article's title, outlet and date, then the chunk text.
+
+    News questions name outlets, dates and headlines; indexing them with every chunk lets a
+    lexical match on them reach the chunks that hold the facts.
+    """
+    head = [article.title or "", article.source or "", date_words(article.published)]
+    return "\n".join([part for part in head if part] + [text])
+
+
+def _lexical_texts(articles: tuple[Article, ...], chunks: list[Chunk]) -> list[str]:
+    by_id = {a.id: a for a in articles}
+    return [lexical_text(by_id[c.article_id], c.text) for c in chunks]

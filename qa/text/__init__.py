@@ -1,0 +1,1 @@
+"""Text utilities every stage shares: tokens, dates, sentences and cleaning."""
