@@ -56,11 +56,15 @@ class EmbeddingCache:
                 )
                 for text_hash, blob in rows:
                     vec = np.frombuffer(blob, dtype=np.float32)
-                    if vec.shape == (self._dim,):
+                    # a damaged or poisoned row is a miss: it is embedded again, and replaced
+                    if vec.shape == (self._dim,) and np.isfinite(vec).all():
                         found[text_hash] = vec
         return found
 
     def put_many(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """Store vectors (float32, finite: raises ValueError otherwise)."""
+        if len(hashes) and not np.isfinite(np.asarray(vectors, dtype=np.float32)).all():
+            raise ValueError("refusing to cache a vector with NaN or infinity")
         rows = [
             (self._key, h, np.asarray(v, dtype=np.float32).tobytes())
             for h, v in zip(hashes, vectors)

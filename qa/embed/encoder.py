@@ -71,6 +71,22 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def finite(vectors: np.ndarray, backend: str) -> np.ndarray:
+    """``vectors``, unless a row holds NaN or infinity (a damaged model or export).
+
+    Raises:
+        ModelError: naming how many rows, and the fix.
+    """
+    bad = ~np.isfinite(vectors).all(axis=1) if vectors.size else np.zeros(0, dtype=bool)
+    if bad.any():
+        raise ModelError(
+            f"the {backend} model produced {int(bad.sum())} vector(s) with NaN or infinity; "
+            "its files are damaged: delete the export folder in the model cache "
+            "($QA_CACHE_DIR or ~/.cache/newsqa) or reinstall the model package"
+        )
+    return vectors
+
+
 def encode_in_steps(
     encode: Callable[[list[str]], np.ndarray],
     texts: Sequence[str],

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.embed.encoder import ModelInfo, Progress, encode_in_steps
+from qa.embed.encoder import ModelInfo, Progress, encode_in_steps, finite
 from qa.embed.model import file_sha256, load_sentence_transformer
 from qa.errors import ModelError
 
@@ -306,4 +306,4 @@ class OpenVinoEncoder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            return self._runtime.encode(texts, self.batch_size)
+            return finite(self._runtime.encode(texts, self.batch_size), "openvino-int8")

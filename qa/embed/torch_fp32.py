@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed.encoder import ModelInfo, Progress, encode_in_steps
+from qa.embed.encoder import ModelInfo, Progress, encode_in_steps, finite
 from qa.embed.model import load_sentence_transformer
 
 
@@ -55,4 +55,4 @@ class TorchEncoder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vecs, dtype=np.float32)
+        return finite(np.asarray(vecs, dtype=np.float32), "torch")

@@ -36,6 +36,8 @@ def diversify(
         if taken and len(outlets) >= 2:
             lane = min(outlets, key=lambda o: (per_outlet[o], outlets.index(o)))
         best = _best(pool, lane, per_article, settings.same_article_penalty)
+        if best is None and lane is None:
+            break  # nothing comparable is left (scores that are not numbers)
         if best is None:  # this outlet has nothing left: fall back to everyone
             outlets = [o for o in outlets if o != lane]
             continue

@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,12 @@ def read_manifest(generation: Path) -> Manifest:
             f"{generation.parent}`"
         )
     return manifest
+
+
+def _connect(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    db.execute("SELECT 1 FROM articles, chunks LIMIT 1").fetchall()  # both tables are there
+    return db
 
 
 def _fsync_dir(path: Path) -> None:
@@ -269,23 +275,37 @@ class Generation:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.manifest = read_manifest(path)
-        try:
-            uri = f"file:{path / 'meta.sqlite'}?mode=ro&immutable=1"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self.vectors = VectorIndex.load(path / "vectors.faiss")
-            self.lexical = LexicalIndex.load(path / "bm25")
-        except Exception as exc:
-            raise IndexCorruptError(f"cannot open index generation {path}: {exc}") from exc
         self._lock = threading.Lock()
+        uri = f"file:{path / 'meta.sqlite'}?mode=ro&immutable=1"
+        self._db = self._part("meta.sqlite", lambda: _connect(uri))
+        self.vectors = self._part(
+            "vectors.faiss",
+            lambda: VectorIndex.load(
+                path / "vectors.faiss", dimension=self.manifest.model.get("dimension")
+            ),
+        )
+        self.lexical = self._part("bm25", lambda: LexicalIndex.load(path / "bm25"))
         self._sentences: SentenceIndex | None = None  # loaded on first use: builds need not
         self._sentences_lock = threading.Lock()
         self.chunk_count = int(self._one("SELECT COUNT(*) FROM chunks")[0])
         if self.vectors.size != self.chunk_count or self.lexical.size != self.chunk_count:
             raise IndexCorruptError(
                 f"index generation {path} is inconsistent ({self.chunk_count} chunks, "
-                f"{self.vectors.size} vectors, {self.lexical.size} BM25 rows); rebuild with "
-                "`qa index`"
+                f"{self.vectors.size} vectors, {self.lexical.size} BM25 rows); {self._fix}"
             )
+
+    @property
+    def _fix(self) -> str:
+        return f"`qa index CORPUS --index {self.path.parent}` rebuilds it"
+
+    def _part(self, name: str, load: Callable[[], Any]) -> Any:
+        """``load()``, or IndexCorruptError naming the damaged file and the fix."""
+        try:
+            return load()
+        except Exception as exc:
+            raise IndexCorruptError(
+                f"the index file {self.path / name} is damaged ({exc}); {self._fix}"
+            ) from exc
 
     @property
     def name(self) -> str:
@@ -343,11 +363,11 @@ class Generation:
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         with self._lock:
-            return self._db.execute(sql, args).fetchone()
+            return self._part("meta.sqlite", lambda: self._db.execute(sql, args).fetchone())
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            return self._part("meta.sqlite", lambda: self._db.execute(sql, args).fetchall())
 
     def article(self, article_id: str) -> Article | None:
         row = self._one(

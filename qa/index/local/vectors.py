@@ -41,6 +41,8 @@ class VectorIndex:
         """
         import faiss
 
+        if len(vectors) and not np.isfinite(vectors).all():
+            raise ValueError("refusing to index a vector with NaN or infinity")
         if len(vectors) >= approximate_from:
             index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -56,10 +58,26 @@ class VectorIndex:
         faiss.write_index(self._index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex:
+    def load(cls, path: Path, *, dimension: int | None = None) -> VectorIndex:
+        """Read a saved index, checked: the expected dimension, and no NaN or infinite row.
+
+        Raises:
+            ValueError: what is wrong with the file.
+        """
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        index = cls(faiss.read_index(str(path)))
+        if dimension is not None and index.dimension != dimension:
+            raise ValueError(f"vectors of dimension {index.dimension}, the model makes {dimension}")
+        index.check_finite()
+        return index
+
+    def check_finite(self, step: int = 50_000) -> None:
+        """Raise ValueError when a stored vector holds NaN or infinity (read ``step`` at a time)."""
+        for begin in range(0, self.size, step):
+            rows = np.arange(begin, min(begin + step, self.size), dtype=np.int64)
+            if not np.isfinite(self.vectors_at(rows)).all():
+                raise ValueError("a stored vector holds NaN or infinity")
 
     @property
     def kind(self) -> str:
