@@ -18,7 +18,7 @@ from typing import Any
 
 from qa.answer.base import Reader
 from qa.answer.extractive import ExtractiveReader
-from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K
+from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
 from qa.errors import IndexMismatchError, QuestionError
 from qa.index.base import Filters, IndexReader
@@ -57,11 +57,13 @@ class Assistant:
         *,
         reader: Reader | None = None,
         reranker: Reranker | None = None,
+        retrieval: RetrievalSettings | None = None,
     ) -> None:
         self.location = str(location)
         self.encoder = encoder
         self.reader = reader or ExtractiveReader(encoder)
         self.reranker = reranker
+        self.retrieval = retrieval or RetrievalSettings()
         self._lock = threading.Lock()
         self._retriever = self._open()
 
@@ -93,7 +95,7 @@ class Assistant:
     def _open(self) -> Retriever:
         index = open_reader(self.location)
         _check_model(index, self.encoder, self.location)
-        return Retriever(index, self.encoder, reranker=self.reranker)
+        return Retriever(index, self.encoder, reranker=self.reranker, settings=self.retrieval)
 
     def refresh(self) -> bool:
         """Switch to the live version if a build replaced it; True when it did."""

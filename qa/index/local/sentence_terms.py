@@ -85,31 +85,14 @@ class SentenceIndex:
                 for i in range(len(batch))
             ]
             position += len(batch)
-            sentences: list[str] = []
-            fresh: list[int] = []  # sentences per chunk tokenized here, in batch order
-            for text, old in zip(batch, reused):
-                if old is None:
-                    spans = sentence_spans(text)
-                    fresh.append(len(spans))
-                    sentences.extend(text[a:b] for a, b in spans)
-            counted = _count(tokenize(sentences) if sentences else [], term_id)
-            if previous is None or all(old is None for old in reused):
-                per_chunk.extend(fresh)
-                parts.append(counted)
-                continue
-            copied, copied_per_chunk = previous._rows([old for old in reused if old is not None])
-            per_chunk.extend(_interleave_counts(reused, fresh, copied_per_chunk))
-            parts.append(_interleave(reused, counted, fresh, copied, copied_per_chunk))
+            counted, sentences = _batch_counts(previous, batch, reused, term_id)
+            per_chunk.extend(sentences)
+            parts.append(counted)
         parts = parts or [_count([], term_id)]
         lengths, sizes, indices, data = (np.concatenate(column) for column in zip(*parts))
         terms = list(term_id)
         if previous is not None:  # drop the terms only removed chunks held
-            used = np.unique(indices)
-            if len(used) < len(terms):
-                remap = np.zeros(len(terms), dtype=np.int32)
-                remap[used] = np.arange(len(used), dtype=np.int32)  # keeps ascending order
-                indices = remap[indices]
-                terms = [terms[i] for i in used.tolist()]
+            indices, terms = _compact(indices, terms)
         matrix = _Matrix(
             offsets=_starts(np.array(per_chunk, dtype=np.int64)),
             lengths=lengths,
@@ -230,6 +213,39 @@ class SentenceIndex:
         starts = (np.cumsum(per_row) - per_row)[filled]
         out[filled] = np.maximum(np.maximum.reduceat(sentence_scores, starts), 0.0)
         return out
+
+
+def _batch_counts(
+    previous: SentenceIndex | None,
+    batch: list[str],
+    reused: list[int | None],
+    term_id: dict[str, int],
+) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """(lengths, sizes, indices, data) of a batch's sentences in chunk order, and sentences per
+    chunk: chunks with a previous row are copied from ``previous``, the rest split and counted."""
+    sentences: list[str] = []
+    fresh: list[int] = []  # sentences per chunk tokenized here, in batch order
+    for text, old in zip(batch, reused):
+        if old is None:
+            spans = sentence_spans(text)
+            fresh.append(len(spans))
+            sentences.extend(text[a:b] for a, b in spans)
+    counted = _count(tokenize(sentences) if sentences else [], term_id)
+    if previous is None or all(old is None for old in reused):
+        return counted, fresh
+    copied, copied_per_chunk = previous._rows([old for old in reused if old is not None])
+    per_chunk = _interleave_counts(reused, fresh, copied_per_chunk)
+    return _interleave(reused, counted, fresh, copied, copied_per_chunk), per_chunk
+
+
+def _compact(indices: np.ndarray, terms: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Term ids renumbered without the terms no sentence uses (ascending order kept)."""
+    used = np.unique(indices)
+    if len(used) == len(terms):
+        return indices, terms
+    remap = np.zeros(len(terms), dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return remap[indices], [terms[i] for i in used.tolist()]
 
 
 def _count(
