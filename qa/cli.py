@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         default=qa.DEFAULT_MAX_FILE_MB,
         help=f"size limit of one article ({qa.DEFAULT_MAX_FILE_MB:g})",
     )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every index file against its recorded sha256 and rebuild a damaged one",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
 
@@ -132,6 +137,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         backend=args.backend,
         max_file_mb=args.max_file_mb,
         progress=_ProgressPrinter(not args.quiet),
+        verify=args.verify,
     )
     print(_index_summary(args.corpus, report))
     return 0

@@ -142,7 +142,7 @@ class ManifestError(ValueError):
     """A manifest field is missing or of the wrong type; the message names the field."""
 
 
-_SECTIONS = ("model", "chunker", "lexical", "vectors", "sentences", "counts")
+_SECTIONS = ("model", "chunker", "lexical", "vectors", "sentences", "counts", "files")
 # What decides an index's content: when one differs, everything is re-indexed. Export
 # fingerprints are compared only when both sides know one (older builds did not record it).
 _SETUP = (
@@ -169,6 +169,8 @@ class Manifest:
     package_version: str = ""
     built_at: str = ""
     generation: str = ""
+    # each file of a local generation: {"bytes": size, "sha256": digest}, checked by `qa index`
+    files: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:

@@ -70,11 +70,16 @@ def test_nan_rows_in_the_vector_file_are_refused_then_repaired(index, encoder):
     _repaired(index, encoder)
 
 
-def test_a_vector_file_of_another_dimension_is_refused(index, encoder):
+def test_a_vector_file_of_another_dimension_is_refused(index, encoder, tmp_path):
+    from qa.index.local.vectors import VectorIndex
+
     other = faiss.IndexFlatIP(8)
     other.add(np.eye(8, dtype="float32")[:1].repeat(17, axis=0))
-    faiss.write_index(other, str(_live(index) / "vectors.faiss"))
-    with pytest.raises(qa.IndexCorruptError, match="dimension 8"):
+    faiss.write_index(other, str(tmp_path / "other.faiss"))
+    with pytest.raises(ValueError, match="dimension 8, the model makes 384"):
+        VectorIndex.load(tmp_path / "other.faiss", dimension=384)
+    shutil.copy(tmp_path / "other.faiss", _live(index) / "vectors.faiss")
+    with pytest.raises(qa.IndexCorruptError, match=r"vectors\.faiss is damaged"):
         qa.Assistant(index, encoder)
     _repaired(index, encoder)
 
@@ -118,3 +123,24 @@ def test_nan_scores_never_hang_the_choice_of_passages():
     chunk = StoredChunk("c", "a", 0, 4, "text", source="A")
     hits = [Hit(chunk, float("nan"), float("nan"), 0.0)] * 3
     assert diversify(plan, hits, 5, RetrievalSettings()) == []
+
+
+def test_silent_damage_is_found_by_verify_and_repaired(index, encoder):
+    """A flipped byte that still reads (same size) is caught by `qa index --verify`."""
+    path = _live(index) / "bm25" / "data.csc.index.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # the last BM25 weight moves a little; the file still loads
+    path.write_bytes(bytes(data))
+    live = _live(index).name
+    assert qa.build_index(SEED, index, encoder=encoder).generation == live  # sizes agree
+    report = qa.build_index(SEED, index, encoder=encoder, verify=True)
+    assert report.generation != live and report.chunks_embedded == 0
+    assert qa.Assistant(index, encoder).ask(Q).citations
+
+
+def test_a_file_of_another_size_is_damaged_on_open(index, encoder):
+    with (_live(index) / "sentences" / "vocab.json").open("a") as fh:
+        fh.write(" ")
+    with pytest.raises(qa.IndexCorruptError, match=r"vocab\.json is damaged.*`qa index"):
+        qa.Assistant(index, encoder)
+    _repaired(index, encoder)

@@ -44,6 +44,7 @@ def build_index(
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     encoder: Encoder | None = None,
     progress: BuildProgress | None = None,
+    verify: bool = False,
 ) -> BuildReport:
     """Build the index at ``index_dir`` from ``corpus``, reusing what it already holds.
 
@@ -60,6 +61,8 @@ def build_index(
         max_file_mb: Size limit of one article file.
         encoder: An already loaded Encoder to reuse (its model wins over ``model``).
         progress: Callback ``(stage, done, total)``.
+        verify: Check the live version's files against their recorded sha256 (sizes are
+            always checked) and rebuild it when one differs.
 
     Returns:
         A BuildReport. When nothing changed, no new version is written.
@@ -75,7 +78,7 @@ def build_index(
     with open_writer(index_dir) as writer:
         loaded = load_corpus(corpus, max_file_mb=max_file_mb)
         report("load", len(loaded.articles), len(loaded.articles))
-        previous = writer.previous()
+        previous = writer.previous(verify=verify)
         if not loaded.articles:
             kept = f"; the index at {index_dir} was left unchanged" if previous else ""
             raise CorpusNotFoundError(

@@ -42,7 +42,7 @@ class MemoryWriter:
     def __exit__(self, *exc: object) -> None:
         _LOCKS[self._name].release()
 
-    def previous(self) -> IndexState | None:
+    def previous(self, *, verify: bool = False) -> IndexState | None:
         live = _INDEXES.get(self._name)
         if live is None:
             return None

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import SCHEMA_VERSION, Manifest, ManifestError
+from qa.embed.model import file_sha256
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.index.base import StoredChunk
 from qa.index.local.bm25 import LexicalIndex
@@ -214,9 +215,19 @@ def _write_files(
         sentences=sentences.settings,
         schema_version=SCHEMA_VERSION,
         generation=name,
+        files=_file_records(tmp),
     )
     (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     _fsync_tree(tmp)
+
+
+def _file_records(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file under ``folder``, by relative path."""
+    return {
+        str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> SentenceIndex:
@@ -276,6 +287,9 @@ class Generation:
         self.path = path
         self.manifest = read_manifest(path)
         self._lock = threading.Lock()
+        damaged = self.damaged(hashes=False)
+        if damaged:
+            raise IndexCorruptError(f"the index file {path / damaged} is damaged; {self._fix}")
         uri = f"file:{path / 'meta.sqlite'}?mode=ro&immutable=1"
         self._db = self._part("meta.sqlite", lambda: _connect(uri))
         self.vectors = self._part(
@@ -293,6 +307,19 @@ class Generation:
                 f"index generation {path} is inconsistent ({self.chunk_count} chunks, "
                 f"{self.vectors.size} vectors, {self.lexical.size} BM25 rows); {self._fix}"
             )
+
+    def damaged(self, *, hashes: bool) -> str | None:
+        """The first file whose size (and with ``hashes``, sha256) differs from what the build
+        recorded, or None (also for generations that recorded nothing)."""
+        for name, record in self.manifest.files.items():
+            path = self.path / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                return name
+            if size != record.get("bytes") or (hashes and file_sha256(path) != record.get("sha256")):
+                return name
+        return None
 
     @property
     def _fix(self) -> str:
