@@ -68,6 +68,16 @@ def test_the_sixth_wrong_login_is_refused_even_with_the_right_password(url, capl
     assert PASSWORD not in " ".join(lines)
 
 
+def test_logins_sent_as_the_login_page_sends_them_are_throttled_too(url):
+    """The page posts multipart form data; the name is read from it the same way."""
+    with httpx.Client(timeout=30) as client:
+        for i in range(limits.LOGIN_FAILURES_PER_NAME):
+            form = {"username": (None, f" {USER} "), "password": (None, f"guess-{i}")}
+            assert client.post(f"{url}login", files=form).status_code == 400
+        form = {"username": (None, USER), "password": (None, PASSWORD)}
+        assert client.post(f"{url}login", files=form).status_code == 429
+
+
 def test_a_right_password_before_the_lockout_logs_in_and_clears_the_failures(url):
     with httpx.Client(timeout=30) as client:
         assert [login(client, url, "nope").status_code for _ in range(4)] == [400] * 4
