@@ -47,6 +47,7 @@ _LOGIN_NOTE = (
     f"{limits.LOGIN_LOCKOUT_S / 60:.0f} minutes."
 )
 _READ_ONLY_NOTE = "This archive is read-only: adding articles is turned off on this server."
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _SOMETHING_WRONG = "Something went wrong while answering; the server log has the details."
 _UPLOAD_LABEL = (
     f"Article files ({', '.join(ALLOWED_SUFFIXES)}; up to {MAX_UPLOAD_BYTES / 1e6:g} MB each, "
@@ -544,6 +545,8 @@ def serve(
     share: bool = False,
 ) -> None:
     """Open the index, start the web chat, print its URL and block until Ctrl+C."""
+    if not logging.getLogger().handlers:  # failed logins and lockouts, with their time
+        logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
     app = build_app(index_dir, corpus_dir)
     url = start(app, host=host, port=port, share=share)
     print(f"Web chat running on {url}  (Ctrl+C to stop)", flush=True)

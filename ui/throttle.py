@@ -103,6 +103,7 @@ class LoginThrottle:
         # the failures themselves; a RateLimit's limit is never reached here (checked below)
         self._failures = RateLimit(max(per_name, overall) + 1, window_s, clock=clock)
         self._locked_until: dict[str, float] = {}
+        self._logged: set[str] = set()  # locks already in the log (one line per lock)
 
     def attempt(self, name: str, client: str) -> LoginVerdict:
         """Admit (and count) one attempt for ``name`` from ``client``, or refuse it."""
@@ -142,9 +143,9 @@ class LoginThrottle:
             self.per_name,
             self._failures.window_s / 60,
         )
-        if mine >= self.per_name:
+        if mine >= self.per_name and self._first_report(_key(name)):
             log.warning("logins locked for %.0f s: user %s", self.lockout_s, _shown(name))
-        if everyone >= self.overall:
+        if everyone >= self.overall and self._first_report(_ALL):
             log.warning(
                 "logins locked for %.0f s for every user: %d failed logins in %.0f min",
                 self.lockout_s,
@@ -154,7 +155,16 @@ class LoginThrottle:
 
     def _lock(self, key: str, now: float) -> None:
         self._locked_until = {k: t for k, t in self._locked_until.items() if t > now}
+        self._logged &= set(self._locked_until)
         self._locked_until[key] = now + self.lockout_s
+        self._logged.discard(key)
+
+    def _first_report(self, key: str) -> bool:
+        """True once per lock of ``key``: whether its lock line is still to be logged."""
+        if key in self._logged:
+            return False
+        self._logged.add(key)
+        return True
 
     def _delay(self, mine: int, everyone: int) -> float:
         steps = max(mine, everyone // max(self.overall // self.per_name, 1))
