@@ -198,10 +198,7 @@ class _PartCounter:
     def add(self, chunk: bytes) -> bool:
         data = self.tail + chunk
         self.seen += data.count(self.marker)
-        keep = len(self.marker) - 1
-        self.tail = data[-keep:] if keep else b""
-        if self.marker in self.tail:  # counted already; keep only what cannot complete it
-            self.tail = self.tail[self.tail.rindex(self.marker) + 1 :]
+        self.tail = data[-(len(self.marker) - 1) :]  # too short to hold a marker counted already
         return self.seen - 1 > limits.MAX_UPLOAD_FILES  # the last marker closes the body
 
 
