@@ -1,6 +1,8 @@
 """Stress section 5: the web app refuses what it must. Files outside the allowed folders are
 never served through Gradio's file routes, and hostile uploads (traversal names, NUL bytes,
-absolute paths, oversized files, disallowed types, server paths) are refused or neutralised."""
+absolute paths, oversized files, disallowed types, server paths) are refused or neutralised.
+Then upload abuse and login guessing against fresh servers (stress_abuse): 0 hangs and 0
+tracebacks expected."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from stress_abuse import run_abuse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,7 +210,25 @@ def run_web_attacks(url: str, index: Path, corpus: Path) -> WebResult:
         status, body = raw_get(url, path)
         result.add(f"GET {path}", refused(status, body, secret), f"status {status}")
     _upload_attacks(url, corpus, result)
+    _abuse(corpus.parent / "abuse", index, corpus, result)
     return result
+
+
+def _abuse(work: Path, index: Path, corpus: Path, result: WebResult) -> None:
+    """Upload abuse and login guessing (stress_abuse), counted into ``result``."""
+    abuse = run_abuse(work, index, corpus)
+    for line in abuse.notes:
+        print(f"  {line}", flush=True)
+    print(
+        f"  upload abuse and login throttle: {abuse.cases} cases, {len(abuse.failures)} failed, "
+        f"{len(abuse.hangs)} hangs, {abuse.tracebacks} tracebacks in the servers' logs",
+        flush=True,
+    )
+    result.attempts += abuse.cases
+    result.refused += abuse.cases - len(abuse.failures) - len(abuse.hangs)
+    result.leaks += abuse.failures + [f"hang: {h}" for h in abuse.hangs]
+    if abuse.tracebacks:
+        result.leaks.append(f"{abuse.tracebacks} tracebacks in the abuse servers' logs")
 
 
 def _upload_attacks(url: str, corpus: Path, result: WebResult) -> None:

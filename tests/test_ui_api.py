@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
 import qa
@@ -23,10 +25,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def client(seed_index, tmp_path_factory):
-    """gradio_client connected to the app served in-process over the seed index."""
-    from gradio_client import Client
-
+def served(seed_index, tmp_path_factory):
+    """The URL of the app served in-process over the seed index."""
     from ui.app import build_app, start
 
     corpus = tmp_path_factory.mktemp("ui-api") / "corpus"
@@ -36,9 +36,39 @@ def client(seed_index, tmp_path_factory):
         app = build_app(seed_index, corpus)
         url = start(app, port=free_port())
     try:
-        yield Client(url, verbose=False)
+        yield url
     finally:
         app.close(verbose=False)
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    """gradio_client connected to that app."""
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+def call_ask(url: str, data: list) -> tuple[str, object]:
+    """/ask over plain REST (POST /gradio_api/call/ask, then its result): (event, payload)."""
+    posted = httpx.post(f"{url}gradio_api/call/ask", json={"data": data}, timeout=60)
+    assert posted.status_code == 200, posted.text
+    result = httpx.get(f"{url}gradio_api/call/ask/{posted.json()['event_id']}", timeout=60)
+    event, payload = "", None
+    for line in result.text.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            payload = json.loads(line[5:])
+    return event, payload
+
+
+def raw_post(url: str, path: str, head: str, body: bytes = b"") -> bytes:
+    """Send a request exactly as written and return the status line of the answer."""
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode() + body)
+        return sock.recv(4096).split(b"\r\n", 1)[0]
 
 
 def test_api_answer_cites_the_security_media_cell(client):
@@ -47,7 +77,7 @@ def test_api_answer_cites_the_security_media_cell(client):
     quotes = [c["quote"] for c in answer["citations"]]
     assert any("Security Media Cell" in q for q in quotes), quotes
     first = answer["citations"][0]
-    assert first["file"].endswith(".txt") and "path" not in first  # see App.ask_api
+    assert first["file"].endswith(".txt") and "path" not in first  # see _Chat.ask_api
 
 
 def test_api_exposes_only_ask(client):
@@ -70,6 +100,93 @@ def test_api_refuses_bad_input_with_a_message(client, kwargs, message):
     with pytest.raises(AppError, match=message) as caught:
         client.predict(**kwargs, api_name="/ask")
     assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": "abc"}, "“k” (the number of sources) must be a number such as 5; got “abc”"),
+        ({"k": [3]}, "must be a number such as 5; got [3]"),
+        ({"sources": [1]}, "“sources” must be a list of outlet names, or one name; got [1]"),
+        ({"sources": {"a": 1}}, "must be a list of outlet names"),
+    ],
+)
+def test_api_answers_values_of_the_wrong_type_with_a_message(client, capfd, kwargs, message):
+    """Issue 15: these gave {"error": null} and a traceback in the server log."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        client.predict(question=QUESTION, **kwargs, api_name="/ask")
+    assert message in str(caught.value)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_api_takes_one_outlet_given_as_text(client):
+    as_text = client.predict(
+        question="What happened at the border?", sources="Rudaw", api_name="/ask"
+    )
+    as_list = client.predict(
+        question="What happened at the border?", sources=["Rudaw"], api_name="/ask"
+    )
+    assert as_text == as_list and as_text["citations"]
+    assert {c["source"] for c in as_text["citations"] + as_text["related"]} == {"Rudaw"}
+
+
+def test_api_over_rest_fills_in_missing_values(served, capfd):
+    event, answer = call_ask(served, [QUESTION])  # k, sources, since, until left out
+    assert event == "complete" and not answer[0]["abstained"]
+    event, error = call_ask(served, [])
+    assert event == "error" and "the question is empty" in error["error"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_api_quotes_back_at_most_a_little_of_a_bad_value(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        client.predict(question=QUESTION, since="9" * 900_000, api_name="/ask")
+    assert "must be a date like" in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_request_bodies_are_capped(served):
+    from ui.limits import MAX_BODY_BYTES
+
+    # declared over the cap: refused before a byte of it is read (the body is never sent)
+    head = "Content-Type: application/json\r\nContent-Length: 50000000\r\n"
+    assert raw_post(served, "/gradio_api/call/ask", head).startswith(b"HTTP/1.1 413")
+    # sent in chunks without a length: cut off once past the cap
+    chunk = b"q" * 400_000
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(3))
+    head = "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    assert raw_post(served, "/gradio_api/queue/join", head, chunks).startswith(b"HTTP/1.1 413")
+    # a 2 MB question through the normal client route
+    big = httpx.post(
+        f"{served}gradio_api/call/ask", json={"data": ["q" * 2 * MAX_BODY_BYTES]}, timeout=60
+    )
+    assert big.status_code == 413 and "bytes this server reads" in big.json()["detail"]
+    # a question of the longest kind still fits
+    assert call_ask(served, ["why? " * 200])[0] == "complete"
+
+
+def test_index_errors_name_the_index_not_its_path(seed_index, tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from ui.app import build_app, start
+
+    index = tmp_path / "private-place" / "index"
+    shutil.copytree(seed_index, index)
+    app = build_app(index, tmp_path / "corpus")
+    url = start(app, port=free_port())
+    try:
+        (index / "CURRENT").write_text("gen-missing\n")  # the live generation vanished
+        with pytest.raises(AppError) as caught:
+            Client(url, verbose=False).predict(question=QUESTION, api_name="/ask")
+    finally:
+        app.close(verbose=False)
+    message = str(caught.value)
+    assert "the index" in message and "gen-missing" in message
+    assert str(tmp_path) not in message and "private-place" not in message
 
 
 @pytest.mark.parametrize(

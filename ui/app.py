@@ -2,11 +2,14 @@
 
 Only the public ``qa`` API is used. One ``qa.Assistant`` is loaded per process and shared by
 all browser sessions (it is safe for concurrent calls and keeps answering from the previous
-index generation while an upload is being indexed); one index update runs at a time.
+index generation while an upload is being indexed); one index update runs at a time. Every
+request passes ``ui.guard`` first (body caps, upload limits and rate, login throttle); the
+limits are in ``ui.limits``; docs/security.md says what is and is not protected.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -19,7 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402  (after the environment defaults above)
 
 import qa  # noqa: E402
-from ui import forms, render, timeline  # noqa: E402
+from ui import forms, intake, limits, render, timeline  # noqa: E402
+from ui.guard import Guard, GuardSettings  # noqa: E402
 from ui.uploads import (  # noqa: E402
     ALLOWED_SUFFIXES,
     MAX_UPLOAD_BYTES,
@@ -34,6 +38,21 @@ log = logging.getLogger(__name__)
 _GRADIO_MAX_FILE_SIZE = "20mb"
 _MAX_HISTORY = 5  # earlier questions passed to ask() for follow-ups
 _MAX_LISTED = 10  # skipped files listed in an upload summary
+_DEFAULT_K = 8  # the "Number of sources" slider's start, and /ask's k when none is sent
+# Gradio's copies of uploaded files are deleted after an hour (checked hourly): an upload is
+# vetted and saved into the corpus within seconds, so an hour-old copy is never needed again.
+_UPLOAD_CACHE = (3600, 3600)
+_LOGIN_NOTE = (
+    f"After {limits.LOGIN_FAILURES_PER_NAME} failed logins a user name is locked for "
+    f"{limits.LOGIN_LOCKOUT_S / 60:.0f} minutes."
+)
+_READ_ONLY_NOTE = "This archive is read-only: adding articles is turned off on this server."
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_SOMETHING_WRONG = "Something went wrong while answering; the server log has the details."
+_UPLOAD_LABEL = (
+    f"Article files ({', '.join(ALLOWED_SUFFIXES)}; up to {MAX_UPLOAD_BYTES / 1e6:g} MB each, "
+    f"{limits.MAX_UPLOAD_FILES} files and {limits.MAX_UPLOAD_TOTAL_BYTES / 1e6:g} MB an upload)"
+)
 _API_RENAMES = {"path": "file"}  # see _Chat.ask_api
 _STAGES = {
     "load": "Reading the articles",
@@ -58,15 +77,32 @@ _PLACEHOLDER = (
     "and shown with its source below. Follow-up questions keep the conversation's context.<br>"
     "Filter by outlet or date under **Settings**; add your own files under **Add articles**."
 )
+_PLACEHOLDER_READ_ONLY = _PLACEHOLDER.replace("; add your own files under **Add articles**", "")
 
 
 class _Chat:
     """The handlers of one app: the shared assistant, its corpus folder and a lock."""
 
-    def __init__(self, assistant: Any, corpus_dir: Path) -> None:
+    def __init__(
+        self,
+        assistant: Any,
+        corpus_dir: Path,
+        *,
+        index_dir: str | Path | None = None,
+        uploads: bool = True,
+    ) -> None:
         self.assistant = assistant
         self.corpus_dir = corpus_dir
+        self.uploads = uploads
         self.update_lock = threading.Lock()
+        # what a client may hear of the server's folders: their role, never their path
+        self.places: dict[str | Path, str] = {corpus_dir: "the corpus folder"}
+        if index_dir is not None:
+            self.places[index_dir] = "the index"
+
+    def public(self, error: Exception) -> str:
+        """An error's message as a client may see it (no server paths)."""
+        return forms.public_message(str(error), self.places)
 
     def turn(
         self,
@@ -83,13 +119,12 @@ class _Chat:
         try:
             answer = self._answer(question, k, sources, since, until, tuple(asked or ()))
         except (qa.QAError, forms.InputError) as exc:
-            return (*[gr.skip()] * 4, _notice(str(exc)), *[gr.skip()] * 4)
+            return (*[gr.skip()] * 4, _notice(self.public(exc)), *[gr.skip()] * 4)
         except Exception:  # the browser gets one line, the server log the trace
-            log.exception("answering %r failed", question)
-            message = "Something went wrong while answering; the server log has the details."
-            return (*[gr.skip()] * 4, _notice(message), *[gr.skip()] * 4)
+            log.exception("answering %r failed", forms.echo(question))
+            return (*[gr.skip()] * 4, _notice(_SOMETHING_WRONG), *[gr.skip()] * 4)
         chat = [
-            *(chat or []),
+            *(chat or [])[-2 * (limits.MAX_CHAT_TURNS - 1) :],
             {"role": "user", "content": render.question_html(answer.question)},
             {"role": "assistant", "content": render.answer_html(answer)},
         ]
@@ -115,20 +150,24 @@ class _Chat:
     def ask_api(
         self,
         question: str,
-        k: int = 8,
-        sources: list[str] | None = None,
+        k: int = _DEFAULT_K,
+        sources: list[str] | str | None = None,
         since: str = "",
         until: str = "",
     ) -> dict:
         """Answer one question: ``qa.Answer.to_dict()``, each passage's "path" renamed "file".
 
-        gradio_client takes any dict with a "path" key for a file to download, so the corpus
-        path of each citation and related passage travels as "file" instead.
+        ``sources`` is a list of outlets, or one outlet as text. gradio_client takes any dict
+        with a "path" key for a file to download, so the corpus path of each citation and
+        related passage travels as "file" instead.
         """
         try:
             answer = self._answer(question, k, sources, since, until, ()).to_dict()
         except (qa.QAError, forms.InputError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(self.public(exc), print_exception=False) from None
+        except Exception:  # the client gets one line, the server log the trace
+            log.exception("answering %r over the API failed", forms.echo(question))
+            raise gr.Error(_SOMETHING_WRONG, print_exception=False) from None
         for key in ("citations", "related"):
             answer[key] = [{_API_RENAMES.get(f, f): v for f, v in d.items()} for d in answer[key]]
         return answer
@@ -144,9 +183,9 @@ class _Chat:
     ) -> Any:
         since_iso, until_iso = forms.date_range(since, until)
         return self.assistant.ask(
-            question or "",
-            k=int(k) if k is not None else 5,
-            sources=list(sources) if sources else None,
+            question if question is not None else "",
+            k=forms.number_of_sources(k, _DEFAULT_K),
+            sources=forms.outlets(sources),
             since=since_iso,
             until=until_iso,
             history=tuple(history),
@@ -167,48 +206,62 @@ class _Chat:
         files: list[str] | None,
         progress: Any = gr.Progress(),  # noqa: B008  (gradio's way to ask for a progress bar)
     ) -> tuple[Any, ...]:
-        """Save uploads into the corpus and update the index; summary, status, outlets, files."""
-        saved, lines = [], []
-        missing = self._indexed_but_not_in_corpus() if files else 0
-        if missing:
-            files = []
-            lines = [
-                f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
-                f"{self.corpus_dir}, and indexing that folder would drop them. Start "
-                "`qa serve --corpus` with the folder the index was built from (or, if files "
-                "were removed on purpose, update the index with `qa index` first)."
-            ]
-        for path in files or []:
-            try:
-                saved.append(save_upload(path, Path(path).name, self.corpus_dir))
-            except (UploadRejected, OSError) as exc:
-                lines.append(f"✗ not saved: {exc}")
-        lines += [f"✓ {s}" for s in saved]
-        if any(s.status != "unchanged" for s in saved):
-            lines[:0] = self._reindex(progress)
-        elif not lines:
+        """Vet uploads, save those that pass into the corpus and update the index; summary,
+        status, outlets, files. One upload is handled at a time."""
+        if not self.uploads:
+            lines = [f"✗ {_READ_ONLY_NOTE}"]
+        elif not files:
             lines = ["Choose one or more article files first."]
+        else:
+            with self.update_lock:
+                lines = self._take(files, progress)
         summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
         return summary, self.status(), gr.Dropdown(choices=self._sources()), None
 
-    def _indexed_but_not_in_corpus(self) -> int:
-        """How many indexed articles an update from corpus_dir would remove (0 if it matches)."""
-        try:
-            ids = {a.id for a in qa.load_corpus(self.corpus_dir).articles}
-        except qa.QAError:
-            ids = set()
-        present = sum(1 for i in ids if self.assistant.article(i) is not None)
-        return int(self.assistant.stats().get("articles", 0)) - present
+    def _take(self, files: list[str], progress: Any) -> list[str]:
+        missing, known = self._indexed_articles()
+        if missing:
+            return [
+                f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
+                "the corpus folder, and indexing that folder would drop them. Start "
+                "`qa serve --corpus` with the folder the index was built from (or, if files "
+                "were removed on purpose, update the index with `qa index` first)."
+            ]
+        saved, lines = [], []
+        with intake.vetted(files, known) as vetting:
+            lines += [f"✗ {line}" for line in vetting.refused]
+            for item in vetting.accepted:
+                try:
+                    saved.append(save_upload(item.staged, item.original, self.corpus_dir))
+                except (UploadRejected, OSError) as exc:
+                    lines.append(f"✗ not saved: {self.public(exc)}")
+        lines += [f"✓ {s}" for s in saved]
+        if any(s.status != "unchanged" for s in saved):
+            lines[:0] = self._reindex(progress, {s.name for s in saved})
+        return lines
 
-    def _reindex(self, progress: Any) -> list[str]:
+    def _indexed_articles(self) -> tuple[int, dict[str, Any]]:
+        """How many indexed articles an update from corpus_dir would remove (0 if it matches),
+        and the indexed articles of corpus_dir by the SHA-256 of their stored text."""
+        try:
+            ids = [a.id for a in qa.load_corpus(self.corpus_dir).articles]
+        except qa.QAError:
+            ids = []
+        stored = [a for a in map(self.assistant.article, dict.fromkeys(ids)) if a is not None]
+        missing = int(self.assistant.stats().get("articles", 0)) - len(stored)
+        return missing, {a.sha256: a for a in stored}
+
+    def _reindex(self, progress: Any, names: set[str]) -> list[str]:
+        """Update the index (the caller holds update_lock); lines for the summary, with the
+        files the indexer skipped among ``names`` (the others were there before)."""
+
         def report_progress(stage: str, done: int, total: int) -> None:
             progress((done, total) if total else None, desc=_STAGES.get(stage, stage))
 
         try:
-            with self.update_lock:
-                report = self.assistant.update_index(self.corpus_dir, progress=report_progress)
+            report = self.assistant.update_index(self.corpus_dir, progress=report_progress)
         except qa.QAError as exc:
-            return [f"✗ indexing failed: {exc} (the previous index is still in use)"]
+            return [f"✗ indexing failed: {self.public(exc)} (the previous index is still in use)"]
         except Exception:  # the browser gets one line, the server log the trace
             log.exception("indexing %s failed", self.corpus_dir)
             return [
@@ -221,9 +274,16 @@ class _Chat:
             f"{len(report.unchanged)} unchanged; {report.chunks_embedded} passages embedded. "
             f"Now {report.articles} articles."
         ]
-        lines += [f"✗ skipped by the indexer: {s}" for s in report.skipped[:_MAX_LISTED]]
-        if len(report.skipped) > _MAX_LISTED:
-            lines.append(f"… and {len(report.skipped) - _MAX_LISTED} more skipped files")
+        mine = [s for s in report.skipped if s.path in names]
+        lines += [f"✗ skipped by the indexer: {s}" for s in mine[:_MAX_LISTED]]
+        if len(mine) > _MAX_LISTED:
+            lines.append(f"… and {len(mine) - _MAX_LISTED} more skipped files")
+        others = len(report.skipped) - len(mine)
+        if others:
+            files = "1 other file is" if others == 1 else f"{others} other files are"
+            lines.append(
+                f"({files} skipped by the indexer in the corpus folder; `qa index` lists them)"
+            )
         return lines
 
     def status(self) -> str:
@@ -248,7 +308,11 @@ class _Chat:
 
 
 def build_app(
-    index_dir: str | Path, corpus_dir: str | Path, *, assistant: Any | None = None
+    index_dir: str | Path,
+    corpus_dir: str | Path,
+    *,
+    assistant: Any | None = None,
+    uploads: bool | None = None,
 ) -> gr.Blocks:
     """Build the web chat around one assistant.
 
@@ -256,15 +320,21 @@ def build_app(
         index_dir: The index folder, opened with ``qa.Assistant.open`` unless given.
         corpus_dir: The corpus folder; uploads are saved here and indexed into index_dir.
         assistant: An already open ``qa.Assistant`` (tests, or to share a loaded model).
+        uploads: Whether readers may add articles; None reads QA_UPLOADS ("off": read-only).
 
     Returns:
         The Blocks; start it with ``start()`` (or ``serve()`` to do everything).
 
     Raises:
         qa.IndexNotFoundError: No index at index_dir (build one with ``qa index``).
+        qa.SettingsError: QA_UPLOADS is neither "on" nor "off".
     """
-    chat = _Chat(assistant or qa.Assistant.open(index_dir), Path(corpus_dir))
-    with gr.Blocks(title="News archive Q&A", analytics_enabled=False) as app:
+    uploads = forms.uploads_from_env() if uploads is None else uploads
+    opened = assistant or qa.Assistant.open(index_dir)
+    chat = _Chat(opened, Path(corpus_dir), index_dir=index_dir, uploads=uploads)
+    with gr.Blocks(
+        title="News archive Q&A", analytics_enabled=False, delete_cache=_UPLOAD_CACHE
+    ) as app:
         gr.Markdown("## News archive Q&A")
         status = gr.Markdown(chat.status(), elem_id="qa-status")
         with gr.Row(equal_height=False):
@@ -272,8 +342,20 @@ def build_app(
                 ask = _chat_column(chat)
             with gr.Column(scale=2):
                 view = _side_column(chat)
-        _wire(app, chat, ask, view, status)
+        ask_fn = _wire(app, chat, ask, view, status)
+    # what start() gives the HTTP gate (ui.guard) for this app
+    app.qa_guard = GuardSettings(  # type: ignore[attr-defined]
+        uploads=uploads,
+        defaults={"ask": _defaults(chat.ask_api)},
+        defaults_by_fn={ask_fn: _defaults(chat.ask_api)},
+    )
     return app
+
+
+def _defaults(fn: Any) -> list[Any]:
+    """The default of each parameter of ``fn`` (None where it has none)."""
+    params = inspect.signature(fn).parameters.values()
+    return [None if p.default is inspect.Parameter.empty else p.default for p in params]
 
 
 def _chat_column(chat: _Chat) -> dict[str, Any]:
@@ -283,7 +365,7 @@ def _chat_column(chat: _Chat) -> dict[str, Any]:
         show_label=False,
         elem_id="qa-chat",
         height=620,
-        placeholder=_PLACEHOLDER,
+        placeholder=_PLACEHOLDER if chat.uploads else _PLACEHOLDER_READ_ONLY,
         latex_delimiters=[],
         feedback_options=None,
         buttons=[],  # its copy buttons would copy the HTML markup, not the text
@@ -302,7 +384,7 @@ def _chat_column(chat: _Chat) -> dict[str, Any]:
     with gr.Row():
         c["clear"] = gr.Button("New conversation", size="sm", variant="secondary")
     with gr.Accordion("Settings", open=False):
-        c["k"] = gr.Slider(1, 10, value=8, step=1, label="Number of sources")
+        c["k"] = gr.Slider(1, 10, value=_DEFAULT_K, step=1, label="Number of sources")
         c["sources"] = gr.Dropdown(
             choices=chat._sources(),
             value=[],
@@ -350,19 +432,20 @@ def _side_column(chat: _Chat) -> dict[str, Any]:
                 visible=False,
             )
             v["undated"] = gr.Markdown(timeline.listing([]), elem_id="qa-timeline-list")
-        with gr.Tab("Add articles", elem_id="qa-tab-upload"):
-            v["files"] = gr.File(
-                file_count="multiple",
-                file_types=list(ALLOWED_SUFFIXES),
-                label=f"Article files ({', '.join(ALLOWED_SUFFIXES)}; up to "
-                f"{MAX_UPLOAD_BYTES / 1e6:g} MB each)",
-                elem_id="qa-upload",
-            )
-            v["summary"] = gr.Markdown(elem_id="qa-upload-summary")
+        if chat.uploads:
+            with gr.Tab("Add articles", elem_id="qa-tab-upload"):
+                v["files"] = gr.File(
+                    file_count="multiple",
+                    file_types=list(ALLOWED_SUFFIXES),
+                    label=_UPLOAD_LABEL,
+                    elem_id="qa-upload",
+                )
+                v["summary"] = gr.Markdown(elem_id="qa-upload-summary")
     return v
 
 
-def _wire(app: gr.Blocks, chat: _Chat, c: dict[str, Any], v: dict[str, Any], status: Any) -> None:
+def _wire(app: gr.Blocks, chat: _Chat, c: dict[str, Any], v: dict[str, Any], status: Any) -> int:
+    """Connect the events; returns the function index of the /ask endpoint."""
     ask_inputs = [c[n] for n in ("question", "k", "sources", "since", "until", "chatbot", "asked")]
     ask_outputs = [
         c["chatbot"],
@@ -375,7 +458,7 @@ def _wire(app: gr.Blocks, chat: _Chat, c: dict[str, Any], v: dict[str, Any], sta
         v["plot"],
         v["undated"],
     ]
-    gr.api(chat.ask_api, api_name="ask")  # the one public endpoint, without chat state
+    ask = gr.api(chat.ask_api, api_name="ask")  # the one public endpoint, without chat state
     gr.on(
         [c["question"].submit, c["ask"].click],
         chat.turn,
@@ -395,13 +478,15 @@ def _wire(app: gr.Blocks, chat: _Chat, c: dict[str, Any], v: dict[str, Any], sta
         api_name="reset",
         api_visibility="private",
     )
-    v["files"].upload(
-        chat.upload,
-        v["files"],
-        [v["summary"], status, c["sources"], v["files"]],
-        api_visibility="private",
-    )
+    if "files" in v:
+        v["files"].upload(
+            chat.upload,
+            v["files"],
+            [v["summary"], status, c["sources"], v["files"]],
+            api_visibility="private",
+        )
     app.load(chat.refresh, None, [status, c["sources"]], api_visibility="private")
+    return int(ask["id"])
 
 
 def start(
@@ -414,7 +499,8 @@ def start(
 ) -> str:
     """Launch ``app`` in the background with the project's settings; returns its URL.
 
-    Basic auth comes from the environment variable QA_AUTH="user:password" when set.
+    The login form (a form and a cookie, meant behind HTTPS on a network) is on when the
+    environment variable QA_AUTH="user:password" is set.
     """
     try:
         _, url, _ = _launch(app, host=host, port=port, share=share, quiet=quiet)
@@ -427,11 +513,18 @@ def start(
 
 
 def _launch(app: gr.Blocks, *, host: str, port: int, share: bool, quiet: bool) -> tuple:
+    from starlette.middleware import Middleware
+
+    auth = forms.auth_from_env()
+    guard: GuardSettings = getattr(app, "qa_guard", None) or GuardSettings()
+    guard.login = auth is not None
     return app.launch(
         server_name=host,
         server_port=port,
         share=share,
-        auth=forms.auth_from_env(),
+        auth=auth,
+        auth_message=_LOGIN_NOTE,
+        app_kwargs={"middleware": [Middleware(Guard, settings=guard)]},
         max_file_size=_GRADIO_MAX_FILE_SIZE,
         allowed_paths=[],
         prevent_thread_lock=True,
@@ -452,6 +545,8 @@ def serve(
     share: bool = False,
 ) -> None:
     """Open the index, start the web chat, print its URL and block until Ctrl+C."""
+    if not logging.getLogger().handlers:  # failed logins and lockouts, with their time
+        logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
     app = build_app(index_dir, corpus_dir)
     url = start(app, host=host, port=port, share=share)
     print(f"Web chat running on {url}  (Ctrl+C to stop)", flush=True)

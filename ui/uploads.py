@@ -8,8 +8,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ui.limits import MAX_UPLOAD_BYTES
+
 ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
-MAX_UPLOAD_BYTES = 20_000_000  # 20 MB, counted like the library's --max-file-mb
 _MAX_NAME_BYTES = 200  # well under the usual 255-byte filename limit, leaving room for "-N"
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\\/]')
 
@@ -84,7 +85,7 @@ def save_upload(src: str | Path, original_name: str, corpus_dir: str | Path) -> 
         UploadRejected: Bad name, empty file, or over the size limit.
     """
     name = safe_name(original_name)
-    data = _read_checked(Path(src), name)
+    data = read_checked(Path(src), name)
     folder = Path(corpus_dir)
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
@@ -106,7 +107,8 @@ def _shorten(stem: str) -> str:
     return encoded[:_MAX_NAME_BYTES].decode("utf-8", errors="ignore").rstrip(". ")
 
 
-def _read_checked(src: Path, name: str) -> bytes:
+def read_checked(src: Path, name: str) -> bytes:
+    """The bytes of one uploaded file, refused when empty or over MAX_UPLOAD_BYTES."""
     size = src.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise UploadRejected(
