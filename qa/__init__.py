@@ -28,6 +28,7 @@ _EXPORTS = {
     "IndexReader": "qa.index.base",
     "IndexWriter": "qa.index.base",
     "Filters": "qa.index.base",
+    "iso_day": "qa.text.dates",
     "Reranker": "qa.search.rerank",
     "Reader": "qa.answer.base",
     "Article": "qa.records",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, SUPPORTED_SUFFIXES, load_corpus
     from qa.records import Answer, Article, BuildReport, Chunk, Citation, Passage, Skipped
     from qa.search.rerank import Reranker
+    from qa.text.dates import iso_day
 
 
 def __getattr__(name: str) -> Any:

@@ -27,14 +27,14 @@ def free_port() -> int:
 
 
 @pytest.fixture()
-def url(seed_index, tmp_path, embedder) -> Iterator[str]:
+def url(seed_index, tmp_path, encoder) -> Iterator[str]:
     """A fresh app (fresh throttle) with QA_AUTH set, over the read-only seed index."""
     import qa
     from ui.app import build_app, start
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_AUTH", f"{USER}:{PASSWORD}")
-        app = build_app(seed_index, tmp_path, assistant=qa.Assistant(seed_index, embedder))
+        app = build_app(seed_index, tmp_path, assistant=qa.Assistant(seed_index, encoder))
         address = start(app, port=free_port())
     try:
         yield address

@@ -46,13 +46,13 @@ def free_port() -> int:
 class Served:
     """One app on a free port over its own corpus and index; stopped by ``close``."""
 
-    def __init__(self, root: Path, embedder: Any, *, uploads: bool | None = None) -> None:
+    def __init__(self, root: Path, encoder: Any, *, uploads: bool | None = None) -> None:
         from ui.app import build_app, start
 
         self.corpus, self.index = root / "corpus", root / "index"
         shutil.copytree(ROOT / "corpus", self.corpus)
-        qa.build_index(self.corpus, self.index, embedder=embedder)
-        self.assistant = qa.Assistant(self.index, embedder)
+        qa.build_index(self.corpus, self.index, encoder=encoder)
+        self.assistant = qa.Assistant(self.index, encoder)
         with pytest.MonkeyPatch.context() as mp:
             mp.delenv("QA_AUTH", raising=False)
             self.app = build_app(self.index, self.corpus, assistant=self.assistant, uploads=uploads)
@@ -117,8 +117,8 @@ def _run_event(url: str, fn_index: int, trigger: int, data: list[Any]) -> dict[s
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, embedder) -> Iterator[Served]:
-    server = Served(tmp_path_factory.mktemp("ui-uploads"), embedder)
+def served(tmp_path_factory, encoder) -> Iterator[Served]:
+    server = Served(tmp_path_factory.mktemp("ui-uploads"), encoder)
     try:
         yield server
     finally:
@@ -228,9 +228,9 @@ def test_one_client_may_send_only_so_many_uploads(served):
     assert int(refused.headers["retry-after"]) > 0
 
 
-def test_read_only_mode_has_no_upload_tab_and_refuses_uploads(tmp_path, embedder, monkeypatch):
+def test_read_only_mode_has_no_upload_tab_and_refuses_uploads(tmp_path, encoder, monkeypatch):
     monkeypatch.setenv("QA_UPLOADS", "off")
-    server = Served(tmp_path, embedder)
+    server = Served(tmp_path, encoder)
     try:
         response = server.post_files([("bridge.txt", new_article("Erbil"))])
         assert response.status_code == 403 and "read-only" in response.text

@@ -3,7 +3,6 @@ login and upload settings, and what an error message may tell a client."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import re
@@ -44,7 +43,7 @@ def _day(text: str | None, label: str) -> str | None:
     try:
         if not _ISO_DAY.fullmatch(text):
             raise ValueError(text)
-        return dt.date.fromisoformat(text).isoformat()
+        return qa.iso_day(text, label)
     except ValueError:
         raise InputError(
             f"“{label}” must be a date like 2024-01-31 (YYYY-MM-DD); got “{echo(text)}”."

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+import qa
 from ui import render
 
 _PAD_DAYS = 30  # keeps a lone point (or points on one day) from filling the whole axis
@@ -67,7 +68,7 @@ def listing(refs: list[render.Ref]) -> str:
 def published_day(published: str | None) -> dt.date | None:
     """The date of an ISO "published" value, or None when missing or not a date."""
     try:
-        return dt.date.fromisoformat((published or "")[:10])
+        return dt.date.fromisoformat(qa.iso_day(published or "", "published"))
     except ValueError:
         return None
 

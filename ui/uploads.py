@@ -8,9 +8,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import qa
 from ui.limits import MAX_UPLOAD_BYTES
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+ALLOWED_SUFFIXES = qa.SUPPORTED_SUFFIXES  # what the corpus reader reads, nothing else
 _MAX_NAME_BYTES = 200  # well under the usual 255-byte filename limit, leaving room for "-N"
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\\/]')
 
