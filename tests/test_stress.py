@@ -199,6 +199,27 @@ def test_symlink_to_a_fifo_does_not_hang(tmp_path):
     assert loaded.skipped
 
 
+def test_a_fifo_inside_the_corpus_is_reported(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("A council approved the harbour budget on Tuesday. " * 3)
+    os.mkfifo(corpus / "pipe.txt")
+    loaded = within(2, lambda: qa.load_corpus(corpus))
+    assert [(s.path, "not a regular file" in s.reason) for s in loaded.skipped] == [
+        ("pipe.txt", True)
+    ]
+    assert len(loaded.articles) == 1
+
+
+def test_an_index_location_that_is_a_file_is_one_line(tmp_path, seed_copy, capsys):
+    target = tmp_path / "index"
+    target.write_text("not an index")
+    assert main(["index", str(seed_copy), "--index", str(target), "--quiet"]) == 1
+    assert main(["ask", "who denied it?", "--index", str(target)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all("is a file, not an index folder" in line for line in lines)
+
+
 # -- hostile questions --------------------------------------------------------------------------
 
 

@@ -115,7 +115,7 @@ def _walk(root: Path) -> list[Path]:
     for p in sorted(root.rglob("*")):
         if any(part.startswith(".") for part in p.relative_to(root).parts):
             continue
-        if p.is_file() or p.is_symlink():
+        if not p.is_dir() or p.is_symlink():  # pipes and devices too: they are reported
             out.append(p)
     return out
 

@@ -30,7 +30,13 @@ import numpy as np
 
 from qa.config import SCHEMA_VERSION, Manifest, ManifestError
 from qa.embed.model import file_sha256
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    SettingsError,
+)
 from qa.index.base import StoredChunk
 from qa.index.local.bm25 import LexicalIndex
 from qa.index.local.sentence_terms import SentenceIndex
@@ -72,7 +78,7 @@ def cache_path(index_dir: str | Path) -> Path:
 @contextlib.contextmanager
 def build_lock(index_dir: str | Path) -> Iterator[None]:
     """Hold the index's build lock; a second concurrent build fails fast with IndexBusyError."""
-    folder = Path(index_dir)
+    folder = index_folder(index_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".lock").open("a+") as fh:
         try:
@@ -87,9 +93,24 @@ def build_lock(index_dir: str | Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def index_folder(index_dir: str | Path) -> Path:
+    """``index_dir`` as a folder path.
+
+    Raises:
+        SettingsError: it names an existing file, not a folder.
+    """
+    folder = Path(index_dir)
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(
+            f"the index location {folder} is a file, not an index folder; give a folder "
+            "(`--index DIR`), which `qa index` creates"
+        )
+    return folder
+
+
 def current_generation(index_dir: str | Path) -> Path | None:
     """Folder of the live generation, or None when no index was ever completed here."""
-    folder = Path(index_dir)
+    folder = index_folder(index_dir)
     try:
         name = (folder / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
