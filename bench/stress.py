@@ -25,7 +25,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the stress cases and checks live with the tests (tests/stress), which run a sample of them
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "stress"))
 
 from stress_corpus import run_bad_inputs  # noqa: E402
 from stress_disk import run_full_disk  # noqa: E402

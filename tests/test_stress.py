@@ -29,7 +29,7 @@ from qa.cli import main
 from qa.index.local import generation as store
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))  # the stress helpers are plain modules beside stress.py
+sys.path.insert(0, str(ROOT / "tests" / "stress"))  # the cases and checks `make stress` runs
 cases = importlib.import_module("stress_cases")
 inputs = importlib.import_module("stress_inputs")
 disk = importlib.import_module("stress_disk")

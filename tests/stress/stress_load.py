@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "corpus"
 CHANGED = "000_0f7bfc05e65b6324"  # its text gets a new first paragraph: every offset moves
 QUESTIONS = [

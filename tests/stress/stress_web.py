@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from stress_abuse import run_abuse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw_get(url: str, path: str, timeout: float = 15) -> tuple[int, bytes]:

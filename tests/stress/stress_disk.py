@@ -19,7 +19,7 @@ from typing import Any
 
 from stress_inputs import article_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "corpus"
 QUESTION = "who denied cooperation in the Palestine Street strike?"
 HEADROOMS = (0, 8_192, 32_768, 98_304, 393_216)  # bytes left free before each build

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PASSWD_MARK = "root:x:0:0"
 
 

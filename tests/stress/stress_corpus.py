@@ -15,7 +15,7 @@ from stress_cases import all_cases
 from stress_inputs import Case, Verdict, judge, link_cases, write_cases
 from stress_worker import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "corpus"
 _POSITIONS: dict[str, str] = {}  # case name -> its folder under work/cases
 
