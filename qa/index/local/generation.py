@@ -1,37 +1,27 @@
-"""The local index folder: immutable generations switched atomically, described by a manifest.
+"""The local index folder and reading a generation: its layout, manifest, and files.
 
 Layout of ``index/``::
 
     CURRENT                 name of the live generation (replaced atomically)
     gen-<time>-<id>/        manifest.json, meta.sqlite, vectors.faiss, bm25/, sentences/
-    cache/embeddings.sqlite vectors by model and text hash (see qa.cache)
+    cache/embeddings.sqlite vectors by model and text hash (see qa.embed.cache)
     .lock                   held by the one running build
 
-A build writes a new generation in a hidden folder, renames it into place and only then replaces
-CURRENT, so killing it at any instant leaves the previous generation complete and live.
+Writing one (a hidden folder, renamed into place, then the atomic switch of CURRENT, so a
+killed build leaves the previous generation live) is qa.index.local.publish.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import fcntl
-import os
-import secrets
-import shutil
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qa.config import SCHEMA_VERSION, Manifest, ManifestError
 from qa.embed.model import file_sha256
 from qa.errors import (
-    IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -41,13 +31,13 @@ from qa.index.base import StoredChunk
 from qa.index.local.bm25 import LexicalIndex
 from qa.index.local.sentence_terms import SentenceIndex
 from qa.index.local.vectors import VectorIndex
-from qa.records import Article, Chunk
+from qa.records import Article
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SENTENCES = "sentences"
-_BUILDING_PREFIX = ".building-"
-_ARTICLE_FIELDS = (
+BUILDING_PREFIX = ".building-"
+ARTICLE_FIELDS = (
     "id",
     "title",
     "source",
@@ -58,7 +48,7 @@ _ARTICLE_FIELDS = (
     "date_text",
     "sha256",
 )
-_SCHEMA = """
+SCHEMA_SQL = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, title TEXT, source TEXT, published TEXT, url TEXT, author TEXT,
     path TEXT, date_text TEXT, sha256 TEXT NOT NULL, text TEXT NOT NULL
@@ -73,24 +63,6 @@ CREATE INDEX chunks_article ON chunks(article_id);
 
 def cache_path(index_dir: str | Path) -> Path:
     return Path(index_dir) / "cache" / "embeddings.sqlite"
-
-
-@contextlib.contextmanager
-def build_lock(index_dir: str | Path) -> Iterator[None]:
-    """Hold the index's build lock; a second concurrent build fails fast with IndexBusyError."""
-    folder = index_folder(index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusyError(
-                f"another `qa index` is building {folder}; wait for it to finish"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def index_folder(index_dir: str | Path) -> Path:
@@ -155,152 +127,6 @@ def _connect(uri: str) -> sqlite3.Connection:
     return db
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(path: Path) -> None:
-    for file in path.rglob("*"):
-        if file.is_file():
-            with file.open("rb") as fh:
-                os.fsync(fh.fileno())
-    for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
-        _fsync_dir(folder)
-
-
-def write_generation(
-    index_dir: str | Path,
-    articles: list[Article],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: list[str],
-    manifest: Manifest,
-    *,
-    previous: Generation | None = None,
-) -> str:
-    """Write a complete generation and make it live atomically; returns its name.
-
-    Call under ``build_lock``. Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``.
-    ``previous`` (the open live generation, if any) lends the work it already did on unchanged
-    chunks.
-    """
-    folder = Path(index_dir)
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-    tmp = folder / f"{_BUILDING_PREFIX}{name}"
-    tmp.mkdir(parents=True)
-    try:
-        _write_files(tmp, articles, chunks, vectors, lexical_texts, manifest, name, previous)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a full disk should not stay full
-        raise
-    try:
-        live = current_generation(folder)
-    except IndexCorruptError:
-        live = None
-    os.rename(tmp, folder / name)
-    pointer = folder / f"{CURRENT}.tmp"
-    with pointer.open("w", encoding="utf-8") as fh:
-        fh.write(name + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(pointer, folder / CURRENT)  # the atomic switch
-    _fsync_dir(folder)
-    _collect_garbage(folder, keep={name, live.name if live else name})
-    return name
-
-
-def _write_files(
-    tmp: Path,
-    articles: list[Article],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: list[str],
-    manifest: Manifest,
-    name: str,
-    previous: Generation | None,
-) -> None:
-    _write_sqlite(tmp / "meta.sqlite", articles, chunks)
-    vector_index = VectorIndex.build(vectors, manifest.model["dimension"])
-    vector_index.save(tmp / "vectors.faiss")
-    LexicalIndex.build(lexical_texts).save(tmp / "bm25")
-    sentences = _sentence_index(chunks, previous)
-    sentences.save(tmp / SENTENCES)
-    manifest = dataclasses.replace(
-        manifest,
-        engine="local",
-        vectors={**manifest.vectors, **vector_index.settings},
-        sentences=sentences.settings,
-        schema_version=SCHEMA_VERSION,
-        generation=name,
-        files=_file_records(tmp),
-    )
-    (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-    _fsync_tree(tmp)
-
-
-def _file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size and sha256 of every file under ``folder``, by relative path."""
-    return {
-        str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> SentenceIndex:
-    """The sentence index of ``chunks``, copying the rows of chunks the previous one holds.
-
-    A chunk id hashes the article id and the chunk text, so the same id means the same text and
-    the same sentences.
-    """
-    texts = (c.text for c in chunks)
-    old = previous.saved_sentences() if previous else None
-    if old is None:  # none saved, or unreadable: tokenize everything, as a first build
-        return SentenceIndex.build(texts)
-    rows = previous.chunk_rows()
-    reused = [rows.get(c.id) for c in chunks]
-    return SentenceIndex.build(texts, previous=old, previous_rows=reused)
-
-
-def _write_sqlite(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(_SCHEMA)
-        db.executemany(
-            f"INSERT INTO articles ({', '.join(_ARTICLE_FIELDS)}, text) VALUES "
-            f"({', '.join('?' * (len(_ARTICLE_FIELDS) + 1))})",
-            [tuple(getattr(a, f) for f in _ARTICLE_FIELDS) + (a.text,) for a in articles],
-        )
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, c.id, c.article_id, c.start, c.end, c.text_hash) for i, c in enumerate(chunks)],
-        )
-        db.commit()
-    finally:
-        db.close()
-
-
-def _collect_garbage(folder: Path, keep: set[str]) -> None:
-    """Remove unfinished builds and generations older than the previous one."""
-    for path in folder.iterdir():
-        stale_build = path.name.startswith(_BUILDING_PREFIX)
-        old_gen = path.name.startswith("gen-") and path.name not in keep
-        if path.is_dir() and (stale_build or old_gen):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def clean_stale_builds(index_dir: str | Path) -> None:
-    """Drop folders left by killed builds; call under ``build_lock``."""
-    folder = Path(index_dir)
-    if folder.is_dir():
-        for path in folder.glob(f"{_BUILDING_PREFIX}*"):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 class Generation:
     """A read-only view of one generation: manifest, articles, chunks, vectors, BM25, sentences."""
 
@@ -338,7 +164,8 @@ class Generation:
                 size = path.stat().st_size
             except OSError:
                 return name
-            if size != record.get("bytes") or (hashes and file_sha256(path) != record.get("sha256")):
+            changed = hashes and file_sha256(path) != record.get("sha256")
+            if size != record.get("bytes") or changed:
                 return name
         return None
 
@@ -419,16 +246,16 @@ class Generation:
 
     def article(self, article_id: str) -> Article | None:
         row = self._one(
-            f"SELECT {', '.join(_ARTICLE_FIELDS)}, text FROM articles WHERE id=?", (article_id,)
+            f"SELECT {', '.join(ARTICLE_FIELDS)}, text FROM articles WHERE id=?", (article_id,)
         )
         if row is None:
             return None
-        return Article(**dict(zip(_ARTICLE_FIELDS, row[:-1])), text=row[-1])
+        return Article(**dict(zip(ARTICLE_FIELDS, row[:-1])), text=row[-1])
 
     def article_rows(self) -> list[dict[str, Any]]:
         """Metadata of every article (no text), ordered by id."""
-        rows = self._all(f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles ORDER BY id")
-        return [dict(zip(_ARTICLE_FIELDS, r)) for r in rows]
+        rows = self._all(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY id")
+        return [dict(zip(ARTICLE_FIELDS, r)) for r in rows]
 
     def chunk_layout(self) -> tuple[list[str], list[str]]:
         """(chunk id, article id) of every chunk row, indexed by row."""
