@@ -77,7 +77,7 @@ def test_api_answer_cites_the_security_media_cell(client):
     quotes = [c["quote"] for c in answer["citations"]]
     assert any("Security Media Cell" in q for q in quotes), quotes
     first = answer["citations"][0]
-    assert first["file"].endswith(".txt") and "path" not in first  # see _Chat.ask_api
+    assert first["file"].endswith(".txt") and "path" not in first  # see Chat.ask_api
 
 
 def test_api_exposes_only_ask(client):
@@ -333,7 +333,7 @@ def test_auth_from_env_rejects_malformed(monkeypatch, value):
 
 def test_upload_into_a_corpus_that_lacks_the_indexed_articles_is_refused(seed_index, tmp_path):
     """Indexing a folder without the indexed articles would drop them: nothing is saved."""
-    from ui.app import _Chat
+    from ui.chat import Chat
 
     index = tmp_path / "index"
     shutil.copytree(seed_index, index)
@@ -341,7 +341,7 @@ def test_upload_into_a_corpus_that_lacks_the_indexed_articles_is_refused(seed_in
     wrong_corpus, upload = tmp_path / "elsewhere", tmp_path / "new.txt"
     wrong_corpus.mkdir()
     upload.write_text("A short article about something else entirely.\n")
-    summary, status, *_ = _Chat(assistant, wrong_corpus).upload([str(upload)])
+    summary, status, *_ = Chat(assistant, wrong_corpus).upload([str(upload)])
     assert "nothing saved" in summary and "5 indexed articles are not in" in summary
     assert list(wrong_corpus.iterdir()) == []
     assert assistant.stats()["articles"] == 5 and "**5** articles" in status

@@ -241,7 +241,7 @@ def http_asks(
 
 
 def _from_api(answer: dict[str, Any]) -> dict[str, Any]:
-    """The /ask answer with "file" renamed back to "path" (see ui.app._Chat.ask_api)."""
+    """The /ask answer with "file" renamed back to "path" (see ui.chat.Chat.ask_api)."""
     out = dict(answer)
     for key in ("citations", "related"):
         out[key] = [{("path" if k == "file" else k): v for k, v in d.items()} for d in answer[key]]

@@ -1,0 +1,271 @@
+"""One web chat's work behind its widgets: answering, the /ask API, the viewer, uploads.
+
+Only the public ``qa`` API is used. One Chat (one ``qa.Assistant``) serves every browser
+session; one index update runs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import qa
+from ui import forms, intake, limits, render, timeline
+from ui.uploads import UploadRejected, save_upload
+
+log = logging.getLogger(__name__)
+
+_MAX_HISTORY = 5  # earlier questions passed to ask() for follow-ups
+_MAX_LISTED = 10  # skipped files listed in an upload summary
+# the "Number of sources" slider's start, and /ask's k when none is sent
+DEFAULT_K = qa.DEFAULT_ANSWER_K
+_READ_ONLY_NOTE = "This archive is read-only: adding articles is turned off on this server."
+_SOMETHING_WRONG = "Something went wrong while answering; the server log has the details."
+_API_RENAMES = {"path": "file"}  # see Chat.ask_api
+_STAGES = {
+    "load": "Reading the articles",
+    "chunk": "Splitting into passages",
+    "embed": "Embedding new passages",
+    "write": "Writing the index",
+}
+
+
+class Chat:
+    """The handlers of one app: the shared assistant, its corpus folder and a lock."""
+
+    def __init__(
+        self,
+        assistant: Any,
+        corpus_dir: Path,
+        *,
+        index_dir: str | Path | None = None,
+        uploads: bool = True,
+    ) -> None:
+        self.assistant = assistant
+        self.corpus_dir = corpus_dir
+        self.uploads = uploads
+        self.update_lock = threading.Lock()
+        # what a client may hear of the server's folders: their role, never their path
+        self.places: dict[str | Path, str] = {corpus_dir: "the corpus folder"}
+        if index_dir is not None:
+            self.places[index_dir] = "the index"
+
+    def public(self, error: Exception) -> str:
+        """An error's message as a client may see it (no server paths)."""
+        return forms.public_message(str(error), self.places)
+
+    def turn(
+        self,
+        question: str,
+        k: float,
+        sources: list[str] | None,
+        since: str,
+        until: str,
+        chat: list[dict[str, Any]] | None,
+        asked: list[str] | None,
+    ) -> tuple[Any, ...]:
+        """One chat turn; outputs: chat, asked, refs, question box, notice, picker, viewer,
+        timeline, undated list."""
+        try:
+            answer = self._answer(question, k, sources, since, until, tuple(asked or ()))
+        except (qa.QAError, forms.InputError) as exc:
+            return (*[gr.skip()] * 4, _notice(self.public(exc)), *[gr.skip()] * 4)
+        except Exception:  # the browser gets one line, the server log the trace
+            log.exception("answering %r failed", forms.echo(question))
+            return (*[gr.skip()] * 4, _notice(_SOMETHING_WRONG), *[gr.skip()] * 4)
+        chat = [
+            *(chat or [])[-2 * (limits.MAX_CHAT_TURNS - 1) :],
+            {"role": "user", "content": render.question_html(answer.question)},
+            {"role": "assistant", "content": render.answer_html(answer)},
+        ]
+        refs = render.references(answer)
+        choices = [(ref.label, i) for i, ref in enumerate(refs)]
+        first = 0 if refs else None
+        return (
+            chat,
+            [*(asked or ()), answer.question][-_MAX_HISTORY:],
+            refs,
+            "",
+            gr.Markdown(visible=False),
+            gr.Dropdown(choices=choices, value=first, interactive=bool(refs)),
+            self.view(first, refs),
+            *_timeline(refs),
+        )
+
+    def reset(self) -> tuple[Any, ...]:
+        """A new conversation: chat, asked, refs, notice, picker, viewer, timeline, list."""
+        picker = gr.Dropdown(choices=[], value=None, interactive=False)
+        return [], [], [], gr.Markdown(visible=False), picker, self.view(None, None), *_timeline([])
+
+    def ask_api(
+        self,
+        question: str,
+        k: int = DEFAULT_K,
+        sources: list[str] | str | None = None,
+        since: str = "",
+        until: str = "",
+    ) -> dict:
+        """Answer one question: ``qa.Answer.to_dict()``, each passage's "path" renamed "file".
+
+        ``sources`` is a list of outlets, or one outlet as text. gradio_client takes any dict
+        with a "path" key for a file to download, so the corpus path of each citation and
+        related passage travels as "file" instead.
+        """
+        try:
+            answer = self._answer(question, k, sources, since, until, ()).to_dict()
+        except (qa.QAError, forms.InputError) as exc:
+            raise gr.Error(self.public(exc), print_exception=False) from None
+        except Exception:  # the client gets one line, the server log the trace
+            log.exception("answering %r over the API failed", forms.echo(question))
+            raise gr.Error(_SOMETHING_WRONG, print_exception=False) from None
+        for key in ("citations", "related"):
+            answer[key] = [{_API_RENAMES.get(f, f): v for f, v in d.items()} for d in answer[key]]
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        k: float,
+        sources: list[str] | None,
+        since: str,
+        until: str,
+        history: tuple[str, ...],
+    ) -> Any:
+        since_iso, until_iso = forms.date_range(since, until)
+        return self.assistant.ask(
+            question if question is not None else "",
+            k=forms.number_of_sources(k, DEFAULT_K),
+            sources=forms.outlets(sources),
+            since=since_iso,
+            until=until_iso,
+            history=tuple(history),
+        )
+
+    def view(self, index: int | None, refs: list[render.Ref] | None) -> str:
+        """The article of reference ``index`` with its cited span marked."""
+        if index is None or not refs or not 0 <= int(index) < len(refs):
+            return render.empty_html("Ask a question, then pick one of its sources to read it.")
+        ref = refs[int(index)]
+        article = self.assistant.article(ref.article_id)
+        if article is None:
+            return render.empty_html("This article is no longer in the index.")
+        return render.article_html(article, ref.start, ref.end, quote=ref.is_quote)
+
+    def upload(
+        self,
+        files: list[str] | None,
+        progress: Any = gr.Progress(),  # noqa: B008  (gradio's way to ask for a progress bar)
+    ) -> tuple[Any, ...]:
+        """Vet uploads, save those that pass into the corpus and update the index; summary,
+        status, outlets, files. One upload is handled at a time."""
+        if not self.uploads:
+            lines = [f"✗ {_READ_ONLY_NOTE}"]
+        elif not files:
+            lines = ["Choose one or more article files first."]
+        else:
+            with self.update_lock:
+                lines = self._take(files, progress)
+        summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
+        return summary, self.status(), gr.Dropdown(choices=self._sources()), None
+
+    def _take(self, files: list[str], progress: Any) -> list[str]:
+        missing, known = self._indexed_articles()
+        if missing:
+            return [
+                f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
+                "the corpus folder, and indexing that folder would drop them. Start "
+                "`qa serve --corpus` with the folder the index was built from (or, if files "
+                "were removed on purpose, update the index with `qa index` first)."
+            ]
+        saved, lines = [], []
+        with intake.vetted(files, known) as vetting:
+            lines += [f"✗ {line}" for line in vetting.refused]
+            for item in vetting.accepted:
+                try:
+                    saved.append(save_upload(item.staged, item.original, self.corpus_dir))
+                except (UploadRejected, OSError) as exc:
+                    lines.append(f"✗ not saved: {self.public(exc)}")
+        lines += [f"✓ {s}" for s in saved]
+        if any(s.status != "unchanged" for s in saved):
+            lines[:0] = self._reindex(progress, {s.name for s in saved})
+        return lines
+
+    def _indexed_articles(self) -> tuple[int, dict[str, Any]]:
+        """How many indexed articles an update from corpus_dir would remove (0 if it matches),
+        and the indexed articles of corpus_dir by the SHA-256 of their stored text."""
+        try:
+            ids = [a.id for a in qa.load_corpus(self.corpus_dir).articles]
+        except qa.QAError:
+            ids = []
+        stored = [a for a in map(self.assistant.article, dict.fromkeys(ids)) if a is not None]
+        missing = int(self.assistant.stats().get("articles", 0)) - len(stored)
+        return missing, {a.sha256: a for a in stored}
+
+    def _reindex(self, progress: Any, names: set[str]) -> list[str]:
+        """Update the index (the caller holds update_lock); lines for the summary, with the
+        files the indexer skipped among ``names`` (the others were there before)."""
+
+        def report_progress(stage: str, done: int, total: int) -> None:
+            progress((done, total) if total else None, desc=_STAGES.get(stage, stage))
+
+        try:
+            report = self.assistant.update_index(self.corpus_dir, progress=report_progress)
+        except qa.QAError as exc:
+            return [f"✗ indexing failed: {self.public(exc)} (the previous index is still in use)"]
+        except Exception:  # the browser gets one line, the server log the trace
+            log.exception("indexing %s failed", self.corpus_dir)
+            return [
+                "✗ indexing failed; the server log has the details (the previous index is "
+                "still in use)"
+            ]
+        lines = [
+            f"Index updated in {report.seconds:.1f} s: {len(report.added)} added, "
+            f"{len(report.updated)} updated, {len(report.removed)} removed, "
+            f"{len(report.unchanged)} unchanged; {report.chunks_embedded} passages embedded. "
+            f"Now {report.articles} articles."
+        ]
+        mine = [s for s in report.skipped if s.path in names]
+        lines += [f"✗ skipped by the indexer: {s}" for s in mine[:_MAX_LISTED]]
+        if len(mine) > _MAX_LISTED:
+            lines.append(f"… and {len(mine) - _MAX_LISTED} more skipped files")
+        others = len(report.skipped) - len(mine)
+        if others:
+            files = "1 other file is" if others == 1 else f"{others} other files are"
+            lines.append(
+                f"({files} skipped by the indexer in the corpus folder; `qa index` lists them)"
+            )
+        return lines
+
+    def status(self) -> str:
+        """One Markdown line: articles, passages, model, dates covered, last update."""
+        s = self.assistant.stats()
+        esc = render.md_escape
+        parts = [f"**{s.get('articles', 0)}** articles", f"**{s.get('chunks', 0)}** passages"]
+        if s.get("published_min") and s.get("published_max"):
+            parts.append(f"dated {esc(s['published_min'])} to {esc(s['published_max'])}")
+        model = str(s.get("model", "?")) + (f" ({s['backend']})" if s.get("backend") else "")
+        parts.append(f"model {esc(model)}")
+        if s.get("built_at"):
+            parts.append(f"index updated {esc(render.when(s['built_at']))}")
+        return " · ".join(parts)
+
+    def _sources(self) -> list[str]:
+        return list(self.assistant.sources())
+
+    def refresh(self) -> tuple[str, Any]:
+        """On page load: current status and outlets (another session may have added some)."""
+        return self.status(), gr.Dropdown(choices=self._sources())
+
+
+def _notice(message: str) -> Any:
+    message = message[:1].upper() + message[1:]
+    return gr.Markdown(f"⚠️ {render.md_escape(message)}", visible=True)
+
+
+def _timeline(refs: list[render.Ref]) -> tuple[Any, str]:
+    data, x_lim = timeline.frame(refs)
+    return gr.ScatterPlot(data, x_lim=x_lim, visible=x_lim is not None), timeline.listing(refs)
