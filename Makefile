@@ -25,7 +25,9 @@ index: install
 run: index
 	@$(QA) serve --index index --corpus corpus
 
+# The browser tests need Debian's Chromium: installed here when missing (root or sudo).
 test: install
+	@tools/ensure-chromium.sh
 	@$(VENV)/bin/pytest -q
 
 # Benchmarks and stress runs: slow, not part of `make test`.

@@ -38,7 +38,9 @@ NEW_ARTICLE = (
 
 pytestmark = [
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)"
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: run `sudo apt-get install -y chromium` "
+        "(make test does it when it may)",
     ),
     pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),  # inside gradio 6.31
 ]
