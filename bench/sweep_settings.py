@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("index")
     p.add_argument("--questions", type=Path, default=DEV)
     p.add_argument("--answers", action="store_true", help="sweep the answer settings instead")
+    p.add_argument("--count", type=int, help="N questions spread over the file (every M-th)")
     args = p.parse_args(argv)
+    if args.count:
+        lines = [x for x in args.questions.read_text(encoding="utf-8").splitlines() if x.strip()]
+        step = max(len(lines) // args.count, 1)
+        subset = Path(tempfile.mkdtemp()) / "questions.jsonl"
+        subset.write_text("\n".join(lines[::step][: args.count]) + "\n", encoding="utf-8")
+        args.questions = subset
     import qa
     from qa.answer.extractive import ExtractiveReader
     from qa.config import AnswerSettings, RetrievalSettings
