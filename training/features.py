@@ -101,6 +101,28 @@ _KIND_PATTERNS = (
 _YES_NO = re.compile(
     r"^\s*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b", re.I
 )
+# Opposites: a sentence that has one where the question has the other does not answer it
+# ("who identified themselves as French" vs "... identified themselves as English" is caught by
+# the missing word; these catch "least" vs "most", "before" vs "after"). Compared as stems.
+ANTONYMS = (
+    ("less", "more"), ("least", "most"), ("fewer", "more"), ("smaller", "larger"),
+    ("smallest", "largest"), ("lower", "higher"), ("lowest", "highest"), ("first", "last"),
+    ("before", "after"), ("earlier", "later"), ("early", "late"), ("increase", "decrease"),
+    ("rise", "fall"), ("gain", "loss"), ("positive", "negative"), ("above", "below"),
+    ("inside", "outside"), ("minimum", "maximum"), ("older", "newer"), ("oldest", "newest"),
+    ("old", "new"), ("young", "old"), ("youngest", "oldest"), ("start", "end"), ("begin", "end"),
+    ("win", "lose"), ("won", "lost"), ("success", "failure"), ("accept", "reject"),
+    ("allow", "forbid"), ("allow", "prohibit"), ("support", "oppose"), ("import", "export"),
+    ("north", "south"), ("east", "west"), ("male", "female"), ("men", "women"),
+    ("major", "minor"), ("strong", "weak"), ("long", "short"), ("wide", "narrow"),
+    ("past", "future"), ("past", "present"), ("modern", "ancient"), ("public", "private"),
+    ("internal", "external"), ("domestic", "foreign"), ("legal", "illegal"),
+    ("common", "rare"), ("same", "different"), ("true", "false"), ("right", "wrong"),
+    ("easy", "difficult"), ("easy", "hard"), ("cheap", "expensive"), ("rich", "poor"),
+    ("day", "night"), ("light", "dark"), ("heavy", "light"), ("high", "low"), ("top", "bottom"),
+    ("confirm", "deny"), ("admit", "deny"), ("agree", "disagree"), ("like", "dislike"),
+    ("self", "nonself"), ("before", "since"),
+)  # fmt: skip
 NOVEL_COSINE = 0.6  # a sentence token below this best cosine to the question says something new
 
 
@@ -163,6 +185,7 @@ class SentenceText:
     speech: bool
     statement: bool
     n_words: int
+    words: frozenset[str] = frozenset()  # lower-cased surface words, "non-self" -> "nonself"
 
 
 def analyse_sentence(text: str, stem: Stem) -> SentenceText:
@@ -179,7 +202,14 @@ def analyse_sentence(text: str, stem: Stem) -> SentenceText:
         speech=bool(_SPEECH.search(text)),
         statement=text.rstrip()[-1:] in ".!?\"'”’)",
         n_words=len(words),
+        words=frozenset(w.lower() for w, _, _ in words) | _joined(text),
     )
+
+
+def _joined(text: str) -> frozenset[str]:
+    """Hyphenated prefixes joined ("non-self" -> "nonself"), for opposite checks."""
+    return frozenset(m.group(1).lower() + m.group(2).lower()
+                     for m in re.finditer(r"\b(non|un|in|anti)-(\w+)", text, re.I))  # fmt: skip
 
 
 @dataclass
@@ -276,6 +306,7 @@ FEATURES = (
     "novel",
     "lex", "lex_win", "lex_doc",
     "focus_sent", "focus_win", "focus_miss_win", "focus_miss_doc", "has_focus",
+    "miss_win", "miss_idf_win", "miss_sim_max", "miss_sim_min", "miss_idf_sent", "antonym",
     *(f"kind_{k}" for k in KINDS),
     "fit", "fit_person", "fit_place", "fit_entity", "fit_number", "fit_date",
     "fit_win",
@@ -358,7 +389,7 @@ def candidate_features(
         "msw_focus_min": words_win[focus].min(0) if focus.any() else np.ones(n),
         "ms_all_mean": best_tok.mean(0) if len(best_tok) else np.ones(n),
         "novel": _novelty(sims, sizes),
-        **_lexical(q, w, cands),
+        **_lexical(q, w, cands, words_win),
         **_fits(q, cands),
         **{f"kind_{k}": np.full(n, float(q.kind == k)) for k in KINDS},
         "statement": np.array([float(c.text.statement) for c in cands]),
@@ -388,7 +419,34 @@ def _novelty(sims: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return counts / np.maximum(sizes, 1)
 
 
-def _lexical(q: QuestionText, w: np.ndarray, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
+def _nan_to(reduce: Callable, m: np.ndarray, empty: float) -> np.ndarray:
+    """``reduce`` over axis 0 ignoring NaN; ``empty`` where a column is all NaN (or no rows)."""
+    if m.shape[0] == 0:
+        return np.full(m.shape[1], empty)
+    full = ~np.isnan(m).all(0)
+    out = np.full(m.shape[1], empty)
+    out[full] = reduce(m[:, full], axis=0)
+    return out
+
+
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in ANTONYMS:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+
+
+def _opposite(q: QuestionText, s: SentenceText) -> bool:
+    """The sentence has the opposite of a question word and not the word itself."""
+    for word in q.surface:
+        for other in _OPPOSITE.get(word, ()):
+            if other in s.words and word not in s.words:
+                return True
+    return False
+
+
+def _lexical(
+    q: QuestionText, w: np.ndarray, cands: Sequence[Candidate], words_win: np.ndarray
+) -> dict[str, np.ndarray]:
     n = len(cands)
     has = np.array([[_has(c.text, s) for c in cands] for s in q.stems], dtype=float).reshape(
         len(q.stems), n
@@ -402,7 +460,16 @@ def _lexical(q: QuestionText, w: np.ndarray, cands: Sequence[Candidate]) -> dict
     focus = q.focus
     f_share = lambda m: m[focus].mean(0) if focus.any() else np.ones(n)  # noqa: E731
     f_miss = lambda m: (1.0 - m[focus]).sum(0) if focus.any() else np.zeros(n)  # noqa: E731
+    idf_rel = w / w.max() if len(w) else w
+    absent = 1.0 - has_win
+    miss_sims = np.where(absent > 0, words_win, np.nan) if len(w) else np.zeros((0, n))
     return {
+        "miss_win": np.minimum(absent.sum(0), 3.0) if len(w) else np.zeros(n),
+        "miss_idf_win": (absent * idf_rel[:, None]).max(0) if len(w) else np.zeros(n),
+        "miss_idf_sent": ((1.0 - has) * idf_rel[:, None]).max(0) if len(w) else np.zeros(n),
+        "miss_sim_max": _nan_to(np.nanmax, miss_sims, 0.0),
+        "miss_sim_min": _nan_to(np.nanmin, miss_sims, 1.0),
+        "antonym": np.array([float(_opposite(q, c.text)) for c in cands]),
         "lex": share(has),
         "lex_win": share(has_win),
         "lex_doc": share(has_doc),

@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 
 import features as F  # noqa: E402
 import squad  # noqa: E402
+import synthetic  # noqa: E402
 from encode import Encoded, cached_encode  # noqa: E402
 
 SCRIPT_VERSION = "reader-train-v1"
@@ -135,6 +136,27 @@ def load_seed(corpus: str, questions_path: str, stem: F.Stem) -> Split:
     q_text = [F.with_idf(F.analyse_question(q.text, stem), bm25.idf) for q in questions]
     return Split("seed", paragraphs, questions, q_enc, s_enc, sent_text, doc_text, q_text,
                  article_of, bm25, [articles[a] for a in article_of])  # fmt: skip
+
+
+def with_synthetic_questions(split: Split, stem: F.Stem) -> Split:
+    """The split's paragraphs with synthetic unanswerable edits of its answerable questions."""
+    edits = synthetic.make(split.paragraphs, split.questions, split.article_of)
+    questions = [
+        squad.Question(f"{split.questions[qi].qid}:{kind}", text, split.questions[qi].paragraph,
+                       False, split.questions[qi].answers, split.questions[qi].gold)
+        for qi, text, kind in edits
+    ]  # fmt: skip
+    q_enc = _as_float32(cached_encode([q.text for q in questions], f"{split.name}-synthetic"))
+    q_text = [F.with_idf(F.analyse_question(q.text, stem), split.bm25.idf) for q in questions]
+    return Split(f"{split.name}-synthetic", split.paragraphs, questions, q_enc, split.s_enc,
+                 split.sent_text, split.doc_text, q_text, split.article_of, split.bm25,
+                 split.article_text)  # fmt: skip
+
+
+def synthetic_groups(split: Split) -> list[tuple[np.ndarray, bool]]:
+    """Answerability groups of the synthetic questions: their own paragraph, unanswerable."""
+    return [(question_features(split, qi, [q.paragraph])[0], False)
+            for qi, q in enumerate(split.questions)]  # fmt: skip
 
 
 def _no_special(enc: Encoded, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -401,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", default="/work/shared/data/squad2-partial/train-10-articles.json")
     ap.add_argument("--dev", default="/work/shared/data/squad2-partial/dev-10-articles.json")
     ap.add_argument("--out", default=str(HERE / "reader-v1.json"))
+    ap.add_argument("--no-synthetic", action="store_true", help="no synthetic unanswerables")
     ap.add_argument("--seed-corpus", default="/work/main/corpus")
     ap.add_argument("--seed-questions", default="/work/main/tests/data/seed_questions.jsonl")
     args = ap.parse_args(argv)
@@ -411,6 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded + embedded in {time.time() - t0:.0f} s", flush=True)
     tf_train, tf_dev = term_freqs(train, stem), term_freqs(dev, stem)
     x, y, w, groups = training_sets(train, tf_train)
+    if not args.no_synthetic:
+        fake = synthetic_groups(with_synthetic_questions(train, stem))
+        print(f"{len(fake)} synthetic unanswerable questions", flush=True)
+        groups += fake
     ranker = fit_logistic(x, y, w)
     answer = fit_answerability(ranker, groups)
     print(f"trained on {len(y)} sentence rows, {len(groups)} question groups", flush=True)
