@@ -46,7 +46,7 @@ STOP = frozenset(
     hers him he she we our you your my me i us them those than also about from after before
     during over under between while both each all any some other another same one ones more most
     much many very so just only upon within without onto via per s t say says said tell told
-    according""".split()
+    according since whether""".split()
 )
 # bm25s' token pattern, plus single digits and dotted acronyms ("U.S." is one word, "US")
 _WORD = re.compile(r"\b(?:[A-Za-z]\.){2,}|\w\w+|\d", re.UNICODE)
@@ -58,11 +58,15 @@ _DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 _NUMBER_WORDS = frozenset(
     """two three four five six seven eight nine ten eleven twelve thirteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions
-    billion billions trillion dozen dozens half percent several""".split()
+    billion billions trillion dozen dozens half percent several single once twice triple double
+    few""".split()
 )
 _DATE_RE = re.compile(
     r"\b(?:1\d{3}|20\d\d)s?\b|\b\d{1,2}(?:st|nd|rd|th)\s+centur(?:y|ies)\b|\bcentur(?:y|ies)\b|"
-    r"\b(?:" + "|".join(_MONTHS + _DAYS) + r")\b|\b(?:yesterday|today|decade|era)\b",
+    r"\b(?:" + "|".join(_MONTHS + _DAYS) + r")\b|\b(?:yesterday|today|tonight|decades?|era|"
+    r"morning|afternoon|evening|night|noon|midnight|dawn|dusk|spring|summer|autumn|winter|"
+    r"(?:fir|seco|thi|four|fif|six|seven|eigh|nin|ten|eleven|twelf|twent)\w*th\s+centur\w+|"
+    r"first|second|third|BC|AD|BCE|CE)\b|\b\d{3,4}\b",
     re.I,
 )
 _NUMBER_RE = re.compile(r"\d[\d,.]*|\b(?:" + "|".join(sorted(_NUMBER_WORDS)) + r")\b", re.I)
@@ -77,12 +81,11 @@ _SPEECH = re.compile(
     re.I,
 )
 _SAY_QUESTION = re.compile(
-    r"\bwhat\s+(?:did|does|do|has|have|had|was|is|were|would)\s+(?P<who>.+?)\s+(?:say|said|"
-    r"tell|told|state|stated|announce|claim|write|wrote|think|believe|argue|warn|report|"
-    r"describe|call|think|reveal|add|deny|saying|telling|claiming)\b|\baccording\s+to\s+"
-    r"(?P<who2>[^,?]+)",
+    r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?P<who>(?:\S+\s+){0,5}?\S+)\s+(?:say|said|tell|"
+    r"told|state|announce|claim|write|wrote|argue|warn|report|reveal|deny|think|believe)\b",
     re.I,
 )
+_ACCORDING = re.compile(r"\baccording\s+to\s+(?P<who>(?:[^\s,?]+\s+){0,5}?[^\s,?]+)\s*[,?]", re.I)
 KINDS = ("person", "place", "entity", "number", "date", "other", "yesno")
 _KIND_PATTERNS = (
     ("number", re.compile(r"\bhow\s+(?:many|much|large|big|long|old|far|tall|often|high|few)\b|"
@@ -98,6 +101,7 @@ _KIND_PATTERNS = (
     ("entity", re.compile(r"\bwhich\b|\bwhat\s+(?:is|was|are|were)\s+the\s+name\b|"
                           r"\bname\s+(?:of|the)\b", re.I)),
 )
+_MEASURE = re.compile(r"\bhow\s+(?:long|old|far|often|large|big|tall|high)\b", re.I)
 _YES_NO = re.compile(
     r"^\s*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b", re.I
 )
@@ -162,9 +166,18 @@ def _is_name(text: str, word: str, start: int) -> bool:
     return (word[0].isupper() or word[0].isdigit()) and not _is_stop(word)
 
 
+_MONTH_RE = "|".join(_MONTHS)
+_DAY_MONTH = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_RE})\b\.?|"
+    rf"\b(?:{_MONTH_RE})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b",
+    re.I,
+)
+
+
 def _numbers(text: str) -> set[str]:
-    """Figures in ``text`` with dates blanked out ("5 January" is a date, not a count)."""
-    blank = _DATE_RE.sub(" ", text)
+    """Figures in ``text``, day-and-month dates blanked ("5 January" is a date, not a count;
+    a bare "1990" stays a figure too)."""
+    blank = _DAY_MONTH.sub(" ", text)
     return {m.group(0).lower().rstrip(".,") for m in _NUMBER_RE.finditer(blank)}
 
 
@@ -224,7 +237,9 @@ class QuestionText:
     numbers: frozenset[str]
     dates: frozenset[str]
     negated: bool
-    speaker: list[str]  # stems of X in "what did X say"
+    speaker: list[str]  # stems of X in "what did X say" / "according to X"
+    speaker_cue: bool = False  # "what did X say": the sentence must also hold a speech cue
+    measure: bool = False  # "how long/old/far ...": a date or period answers too
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # IDF, set by with_idf
     surface: set[str] = field(default_factory=set)  # lower-cased words of the question
 
@@ -237,6 +252,7 @@ def analyse_question(text: str, stem: Stem) -> QuestionText:
         seen.setdefault(s, i)
     order = sorted(seen.values())
     date_words = {w for d in _dates(text) for w in d.split()}
+    speaker, cue = _speaker(text, stem)
     focus = [
         _is_name(text, words[i][0], words[i][1]) or words[i][0].lower() in date_words
         for i in order
@@ -250,17 +266,21 @@ def analyse_question(text: str, stem: Stem) -> QuestionText:
         numbers=frozenset(_numbers(text)),
         dates=frozenset(_dates(text)),
         negated=bool(_NEGATION.search(text)),
-        speaker=_speaker(text, stem),
+        speaker=speaker,
+        speaker_cue=cue,
+        measure=bool(_MEASURE.search(text)),
         surface={w.lower() for w, _, _ in _words(text)},
     )
 
 
-def _speaker(text: str, stem: Stem) -> list[str]:
+def _speaker(text: str, stem: Stem) -> tuple[list[str], bool]:
+    """Stems of X in "what did X say" (speech cue required) or "according to X, ..." (not)."""
     m = _SAY_QUESTION.search(text)
+    cue = bool(m)
+    m = m or _ACCORDING.search(text)
     if not m:
-        return []
-    who = m.group("who") or m.group("who2") or ""
-    return [s for s in stem([w.lower() for w, _, _ in _words(who) if not _is_stop(w)])]
+        return [], False
+    return [s for s in stem([w.lower() for w, _, _ in _words(m.group("who")) if not _is_stop(w)])], cue
 
 
 def with_idf(q: QuestionText, idf: Callable[[str], float]) -> QuestionText:
@@ -312,7 +332,7 @@ FEATURES = (
     "fit_win",
     "num_conflict", "num_support",
     "neg_q_only", "neg_s_only",
-    "say_q", "speaker_sent", "speaker_ok",
+    "say_q", "speaker_sent", "speaker_ok", "speaker_win",
     "statement", "log_words",
 )  # fmt: skip
 
@@ -484,7 +504,8 @@ def _lexical(
 def _new_kind(q: QuestionText, s: SentenceText) -> bool:
     """The sentence holds something of the kind asked for that the question does not say."""
     if q.kind == "number":
-        return bool(s.numbers - q.numbers)
+        found = s.numbers | s.dates if q.measure else s.numbers
+        return bool(found - q.numbers - q.dates)
     if q.kind == "date":
         return bool(s.dates - q.dates)
     if q.kind in ("person", "place", "entity"):
@@ -508,8 +529,29 @@ def _fits(q: QuestionText, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
     spk = np.array(
         [np.mean([_has(c.text, s) for s in q.speaker]) if say else 1.0 for c in cands]
     )
-    speech = np.array([float(c.text.speech) for c in cands])
+    speech = np.array([float(c.text.speech or not q.speaker_cue) for c in cands])
     out["say_q"] = np.full(len(cands), float(say))
     out["speaker_sent"] = spk
     out["speaker_ok"] = (spk >= 1.0) * speech if say else np.ones(len(cands))
+    out["speaker_win"] = _window(out["speaker_ok"], cands)
     return out
+
+
+STRICT_KINDS = ("number", "date")
+
+
+def rule_mask(q: QuestionText, x: np.ndarray) -> np.ndarray:
+    """Candidates the hard rules allow (bool per row of ``candidate_features``' output).
+
+    * a figure or date question ("how many", "when") is answered only by a sentence holding a
+      figure or date the question does not already give;
+    * "what did X say" / "according to X" is answered only by a sentence that, with its
+      neighbours, names X (all of X's content words) next to a speech cue ("said", "statement").
+    No allowed candidate: the reader abstains.
+    """
+    ok = np.ones(len(x), dtype=bool)
+    if q.kind in STRICT_KINDS:
+        ok &= x[:, FEATURES.index("fit")] > 0
+    if q.speaker:
+        ok &= x[:, FEATURES.index("speaker_win")] > 0
+    return ok

@@ -155,8 +155,13 @@ def with_synthetic_questions(split: Split, stem: F.Stem) -> Split:
 
 def synthetic_groups(split: Split) -> list[tuple[np.ndarray, bool]]:
     """Answerability groups of the synthetic questions: their own paragraph, unanswerable."""
-    return [(question_features(split, qi, [q.paragraph])[0], False)
-            for qi, q in enumerate(split.questions)]  # fmt: skip
+    out = []
+    for qi, q in enumerate(split.questions):
+        x = question_features(split, qi, [q.paragraph])[0]
+        x = x[F.rule_mask(split.q_text[qi], x)]
+        if len(x):
+            out.append((x, False))
+    return out
 
 
 def _no_special(enc: Encoded, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -285,16 +290,17 @@ def training_sets(split: Split, tf: dict[str, np.ndarray]) -> tuple[np.ndarray, 
             continue
         x, ids = question_features(split, qi, [own] + clean)
         y = np.array([float(q.answerable and p == own and i in q.gold) for p, i in ids])
-        x_own = x[[k for k, (p, _) in enumerate(ids) if p == own]]
         if q.answerable:
             xs.append(x)
             ys.append(y)
             ws.append(np.full(len(y), 1.0 / len(y)) * 10)
-            groups.append((x_own, True))
-            if clean:  # the same question asked of a paragraph that lacks the answer
-                groups.append((x[[k for k, (p, _) in enumerate(ids) if p == clean[0]]], False))
-        else:
-            groups.append((x_own, False))
+        allowed = F.rule_mask(split.q_text[qi], x)
+        for p, label in [(own, q.answerable)] + ([(clean[0], False)] if q.answerable and clean else []):
+            # the question asked of its own paragraph; an answerable one also of a paragraph
+            # that lacks the answer (on-topic unanswerable)
+            rows = [k for k, (pk, _) in enumerate(ids) if pk == p and allowed[k]]
+            if rows:
+                groups.append((x[rows], label))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), groups
 
 
@@ -322,16 +328,29 @@ class Scored:
     article: int
 
 
+NO_ANSWER = -50.0  # answerability logit when the rules leave no candidate
+
+
+def read(q: F.QuestionText, x: np.ndarray, ranker: Logistic, answer: Logistic,
+         rules: bool = True) -> tuple[int, float]:  # fmt: skip
+    """The reader on one question: (best candidate row, answerability logit)."""
+    logits = ranker.logit(x)
+    allowed = F.rule_mask(q, x) if rules else np.ones(len(x), dtype=bool)
+    if not allowed.any():
+        return int(np.argmax(logits)), NO_ANSWER
+    rows = np.flatnonzero(allowed)
+    top = int(rows[np.argmax(logits[rows])])
+    return top, float(answer.logit(question_row(x[rows], logits[rows])[None])[0])
+
+
 def evaluate(split: Split, ranker: Logistic, answer: Logistic, setting: str,
-             tf: dict[str, np.ndarray]) -> list[Scored]:  # fmt: skip
+             tf: dict[str, np.ndarray], rules: bool = True) -> list[Scored]:  # fmt: skip
     out = []
     for qi, q in enumerate(split.questions):
         paragraphs = [q.paragraph] if setting == "paragraph" else retrieve(split, qi, tf)
         x, ids = question_features(split, qi, paragraphs)
-        logits = ranker.logit(x)
-        top = int(np.argmax(logits))
+        top, score = read(split.q_text[qi], x, ranker, answer, rules)
         by_cos = int(np.argmax(x[:, F.FEATURES.index("cos")]))
-        score = float(answer.logit(question_row(x, logits)[None])[0])
         out.append(Scored(q.answerable, is_hit(split, qi, ids[top]), is_hit(split, qi, ids[by_cos]),
                           score, split.article_of[q.paragraph]))  # fmt: skip
     return out
@@ -455,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
             "curve_dev": curve(scored),
             "answerable_curve_dev": answerable_curve(scored),
         }
+        plain = evaluate(dev, ranker, answer, setting, tf_dev, rules=False)
+        results[setting]["dev_without_rules"] = summary(plain, threshold_for(
+            [r for r in plain if r.article < 5], TARGET_ANSWERABLE_ABSTAINED))
         print(setting, json.dumps(results[setting], indent=1), flush=True)
     seed = load_seed(args.seed_corpus, args.seed_questions, stem)
     seed_scored = evaluate(seed, ranker, answer, "retrieved", term_freqs(seed, stem))
