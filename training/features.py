@@ -46,20 +46,20 @@ STOP = frozenset(
     hers him he she we our you your my me i us them those than also about from after before
     during over under between while both each all any some other another same one ones more most
     much many very so just only upon within without onto via per s t say says said tell told
-    according since whether""".split()
+    according since whether""".split()  # noqa: SIM905
 )
 # bm25s' token pattern, plus single digits and dotted acronyms ("U.S." is one word, "US")
 _WORD = re.compile(r"\b(?:[A-Za-z]\.){2,}|\w\w+|\d", re.UNICODE)
-_MONTHS = (
+_MONTHS = (  # noqa: SIM905
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec"
 ).split()
-_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()  # noqa: SIM905
 _NUMBER_WORDS = frozenset(
     """two three four five six seven eight nine ten eleven twelve thirteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions
     billion billions trillion dozen dozens half percent several single once twice triple double
-    few""".split()
+    few""".split()  # noqa: SIM905
 )
 _DATE_RE = re.compile(
     r"\b(?:1\d{3}|20\d\d)s?\b|\b\d{1,2}(?:st|nd|rd|th)\s+centur(?:y|ies)\b|\bcentur(?:y|ies)\b|"
@@ -88,18 +88,40 @@ _SAY_QUESTION = re.compile(
 _ACCORDING = re.compile(r"\baccording\s+to\s+(?P<who>(?:[^\s,?]+\s+){0,5}?[^\s,?]+)\s*[,?]", re.I)
 KINDS = ("person", "place", "entity", "number", "date", "other", "yesno")
 _KIND_PATTERNS = (
-    ("number", re.compile(r"\bhow\s+(?:many|much|large|big|long|old|far|tall|often|high|few)\b|"
-                          r"\bwhat\s+(?:number|percentage|percent|share|amount|size|proportion)\b",
-                          re.I)),
-    ("date", re.compile(r"^\W*when\b|\bwhen\s+(?:did|does|do|was|were|is|are|will|would|has|"
-                        r"have|had)\b|\bwhat\s+(?:year|years|date|day|month|century|decade|time|"
-                        r"period|era)\b|\bin\s+which\s+(?:year|century|decade)\b|\bsince\s+when\b",
-                        re.I)),
+    (
+        "number",
+        re.compile(
+            r"\bhow\s+(?:many|much|large|big|long|old|far|tall|often|high|few)\b|"
+            r"\bwhat\s+(?:number|percentage|percent|share|amount|size|proportion)\b",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"^\W*when\b|\bwhen\s+(?:did|does|do|was|were|is|are|will|would|has|"
+            r"have|had)\b|\bwhat\s+(?:year|years|date|day|month|century|decade|time|"
+            r"period|era)\b|\bin\s+which\s+(?:year|century|decade)\b|\bsince\s+when\b",
+            re.I,
+        ),
+    ),
     ("person", re.compile(r"\b(?:who|whom|whose)\b", re.I)),
-    ("place", re.compile(r"\bwhere\b|\bwhat\s+(?:country|city|state|region|place|town)\b|"
-                         r"\bwhich\s+(?:country|city|state|region|place|town)\b", re.I)),
-    ("entity", re.compile(r"\bwhich\b|\bwhat\s+(?:is|was|are|were)\s+the\s+name\b|"
-                          r"\bname\s+(?:of|the)\b", re.I)),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhat\s+(?:country|city|state|region|place|town)\b|"
+            r"\bwhich\s+(?:country|city|state|region|place|town)\b",
+            re.I,
+        ),
+    ),
+    (
+        "entity",
+        re.compile(
+            r"\bwhich\b|\bwhat\s+(?:is|was|are|were)\s+the\s+name\b|"
+            r"\bname\s+(?:of|the)\b",
+            re.I,
+        ),
+    ),
 )
 _MEASURE = re.compile(r"\bhow\s+(?:long|old|far|often|large|big|tall|high)\b", re.I)
 _YES_NO = re.compile(
@@ -254,8 +276,7 @@ def analyse_question(text: str, stem: Stem) -> QuestionText:
     date_words = {w for d in _dates(text) for w in d.split()}
     speaker, cue = _speaker(text, stem)
     focus = [
-        _is_name(text, words[i][0], words[i][1]) or words[i][0].lower() in date_words
-        for i in order
+        _is_name(text, words[i][0], words[i][1]) or words[i][0].lower() in date_words for i in order
     ]
     return QuestionText(
         text=text,
@@ -280,7 +301,9 @@ def _speaker(text: str, stem: Stem) -> tuple[list[str], bool]:
     m = m or _ACCORDING.search(text)
     if not m:
         return [], False
-    return [s for s in stem([w.lower() for w, _, _ in _words(m.group("who")) if not _is_stop(w)])], cue
+    return [
+        s for s in stem([w.lower() for w, _, _ in _words(m.group("who")) if not _is_stop(w)])
+    ], cue
 
 
 def with_idf(q: QuestionText, idf: Callable[[str], float]) -> QuestionText:
@@ -300,7 +323,9 @@ def word_pieces(spans: Sequence[tuple[int, int]], offsets: np.ndarray) -> list[n
     """Indices of the wordpieces (rows of ``offsets``) inside each word span."""
     out = []
     for a, b in spans:
-        inside = np.flatnonzero((offsets[:, 0] >= a) & (offsets[:, 1] <= b) & (offsets[:, 1] > offsets[:, 0]))
+        inside = np.flatnonzero(
+            (offsets[:, 0] >= a) & (offsets[:, 1] <= b) & (offsets[:, 1] > offsets[:, 0])
+        )
         out.append(inside)
     return out
 
@@ -415,9 +440,7 @@ def candidate_features(
         "statement": np.array([float(c.text.statement) for c in cands]),
         "log_words": np.log1p([c.text.n_words for c in cands]),
     }
-    return np.stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES], 1).astype(
-        np.float32
-    )
+    return np.stack([np.asarray(cols[f], dtype=np.float64) for f in FEATURES], 1).astype(np.float32)
 
 
 def _word_maxsim(best_tok: np.ndarray, pieces: list[np.ndarray]) -> np.ndarray:
@@ -519,16 +542,16 @@ def _fits(q: QuestionText, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
     for k in ("person", "place", "entity", "number", "date"):
         out[f"fit_{k}"] = fit * (q.kind == k)
     asked = q.numbers | q.dates
-    support = np.array([float(bool(asked) and asked <= (c.text.numbers | c.text.dates)) for c in cands])
+    support = np.array(
+        [float(bool(asked) and asked <= (c.text.numbers | c.text.dates)) for c in cands]
+    )
     other = np.array([float(bool((c.text.numbers | c.text.dates) - asked)) for c in cands])
     out["num_support"] = support
     out["num_conflict"] = float(bool(asked)) * (1.0 - support) * other
     out["neg_q_only"] = np.array([float(q.negated and not c.text.negated) for c in cands])
     out["neg_s_only"] = np.array([float(c.text.negated and not q.negated) for c in cands])
     say = bool(q.speaker)
-    spk = np.array(
-        [np.mean([_has(c.text, s) for s in q.speaker]) if say else 1.0 for c in cands]
-    )
+    spk = np.array([np.mean([_has(c.text, s) for s in q.speaker]) if say else 1.0 for c in cands])
     speech = np.array([float(c.text.speech or not q.speaker_cue) for c in cands])
     out["say_q"] = np.full(len(cands), float(say))
     out["speaker_sent"] = spk

@@ -37,12 +37,12 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-
 import features as F  # noqa: E402
+import numpy as np  # noqa: E402
 import squad  # noqa: E402
 import synthetic  # noqa: E402
 from encode import Encoded, cached_encode  # noqa: E402
+from reader_runtime import QUESTION_FEATURES, Logistic, question_row, read  # noqa: E402
 
 SCRIPT_VERSION = "reader-train-v1"
 HERE = Path(__file__).resolve().parent
@@ -65,7 +65,7 @@ class Split:
     doc_text: list[F.SentenceText]
     q_text: list[F.QuestionText]
     article_of: list[int]  # article number of each paragraph
-    bm25: "Bm25"
+    bm25: Bm25
     article_text: list[F.SentenceText]  # per paragraph: its whole article analysed
 
 
@@ -103,7 +103,9 @@ def load_split(path: str, name: str, stem: F.Stem) -> Split:
     q_enc = _as_float32(cached_encode([q.text for q in questions], f"{name}-questions"))
     s_enc = _as_float32(cached_encode(sentences, f"{name}-sentences"))
     sent_text = [F.analyse_sentence(s, stem) for s in sentences]
-    doc_text = [F.analyse_sentence(p.title.replace("_", " ") + "\n" + p.text, stem) for p in paragraphs]
+    doc_text = [
+        F.analyse_sentence(p.title.replace("_", " ") + "\n" + p.text, stem) for p in paragraphs
+    ]
     bm25 = Bm25(doc_text, [d.n_words for d in doc_text])
     q_text = [F.with_idf(F.analyse_question(q.text, stem), bm25.idf) for q in questions]
     titles = list(dict.fromkeys(p.title for p in paragraphs))
@@ -175,7 +177,9 @@ def _as_float32(enc: Encoded) -> Encoded:
     return enc
 
 
-def candidates(split: Split, paragraphs: list[int]) -> tuple[list[F.Candidate], list[tuple[int, int]]]:
+def candidates(
+    split: Split, paragraphs: list[int]
+) -> tuple[list[F.Candidate], list[tuple[int, int]]]:
     """Candidates for the sentences of ``paragraphs`` and their (paragraph, sentence) ids."""
     out, ids = [], []
     for p in paragraphs:
@@ -215,7 +219,9 @@ def term_freqs(split: Split, stem: F.Stem) -> dict[str, np.ndarray]:
     return out
 
 
-def question_features(split: Split, qi: int, paragraphs: list[int]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def question_features(
+    split: Split, qi: int, paragraphs: list[int]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     cands, ids = candidates(split, paragraphs)
     tokens, offsets = _no_special(split.q_enc, qi)
     x = F.candidate_features(split.q_text[qi], split.q_enc.pooled[qi], tokens, offsets, cands)
@@ -230,18 +236,9 @@ def is_hit(split: Split, qi: int, pid: tuple[int, int]) -> bool:
 # ----------------------------------------------------------------------------- models
 
 
-@dataclass
-class Logistic:
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    bias: float
-
-    def logit(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.scale) @ self.coef + self.bias
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, ridge: float = RIDGE) -> Logistic:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, ridge: float = RIDGE
+) -> Logistic:
     """L2-penalised logistic regression by Newton's method (deterministic)."""
     x = x.astype(np.float64)
     mean = x.mean(0)
@@ -261,18 +258,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, ridg
         if np.abs(step).max() < 1e-10:
             break
     return Logistic(mean, scale, beta[:-1], float(beta[-1]))
-
-
-QUESTION_FEATURES = ("rank_logit", "rank_margin", "rank_logsumexp") + tuple(F.FEATURES)
-
-
-def question_row(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """Answerability inputs: ranker logit of the best candidate, its margin, its features."""
-    order = np.argsort(-logits, kind="stable")
-    best = logits[order[0]]
-    margin = best - logits[order[1]] if len(order) > 1 else 5.0
-    lse = float(np.log(np.exp(logits - best).sum()) + best)
-    return np.concatenate([[best, min(margin, 5.0), lse], x[order[0]]])
 
 
 # ----------------------------------------------------------------------------- training
@@ -295,7 +280,9 @@ def training_sets(split: Split, tf: dict[str, np.ndarray]) -> tuple[np.ndarray, 
             ys.append(y)
             ws.append(np.full(len(y), 1.0 / len(y)) * 10)
         allowed = F.rule_mask(split.q_text[qi], x)
-        for p, label in [(own, q.answerable)] + ([(clean[0], False)] if q.answerable and clean else []):
+        for p, label in [(own, q.answerable)] + (
+            [(clean[0], False)] if q.answerable and clean else []
+        ):
             # the question asked of its own paragraph; an answerable one also of a paragraph
             # that lacks the answer (on-topic unanswerable)
             rows = [k for k, (pk, _) in enumerate(ids) if pk == p and allowed[k]]
@@ -328,28 +315,13 @@ class Scored:
     article: int
 
 
-NO_ANSWER = -50.0  # answerability logit when the rules leave no candidate
-
-
-def read(q: F.QuestionText, x: np.ndarray, ranker: Logistic, answer: Logistic,
-         rules: bool = True) -> tuple[int, float]:  # fmt: skip
-    """The reader on one question: (best candidate row, answerability logit)."""
-    logits = ranker.logit(x)
-    allowed = F.rule_mask(q, x) if rules else np.ones(len(x), dtype=bool)
-    if not allowed.any():
-        return int(np.argmax(logits)), NO_ANSWER
-    rows = np.flatnonzero(allowed)
-    top = int(rows[np.argmax(logits[rows])])
-    return top, float(answer.logit(question_row(x[rows], logits[rows])[None])[0])
-
-
 def evaluate(split: Split, ranker: Logistic, answer: Logistic, setting: str,
              tf: dict[str, np.ndarray], rules: bool = True) -> list[Scored]:  # fmt: skip
     out = []
     for qi, q in enumerate(split.questions):
         paragraphs = [q.paragraph] if setting == "paragraph" else retrieve(split, qi, tf)
         x, ids = question_features(split, qi, paragraphs)
-        top, score = read(split.q_text[qi], x, ranker, answer, rules)
+        top, score, _ = read(split.q_text[qi], x, ranker, answer, rules)
         by_cos = int(np.argmax(x[:, F.FEATURES.index("cos")]))
         out.append(Scored(q.answerable, is_hit(split, qi, ids[top]), is_hit(split, qi, ids[by_cos]),
                           score, split.article_of[q.paragraph]))  # fmt: skip
@@ -388,7 +360,9 @@ def summary(scored: list[Scored], threshold: float) -> dict:
         "answerable_abstained": _share(r.score < threshold for r in ans),
         "unanswerable_abstained": _share(r.score < threshold for r in una),
         "answered_hit_given_answered": _share(r.hit for r in ans if r.score >= threshold),
-        "precision_answered": _share((r.answerable and r.hit) for r in scored if r.score >= threshold),
+        "precision_answered": _share(
+            (r.answerable and r.hit) for r in scored if r.score >= threshold
+        ),
     }
 
 
@@ -416,7 +390,12 @@ def answerable_curve(scored: list[Scored]) -> list[dict]:
     out = []
     for target in (0.8, 0.85, 0.9, 0.95):
         ok = np.flatnonzero(hits >= target)
-        out.append({"precision": target, "answered": round(float((ok.max() + 1) / len(ans)), 4) if len(ok) else 0.0})
+        out.append(
+            {
+                "precision": target,
+                "answered": round(float((ok.max() + 1) / len(ans)), 4) if len(ok) else 0.0,
+            }
+        )
     return out
 
 
@@ -425,16 +404,6 @@ def answerable_curve(scored: list[Scored]) -> list[dict]:
 
 def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def model_json(model: Logistic, names: tuple[str, ...]) -> dict:
-    return {
-        "features": list(names),
-        "mean": [float(v) for v in model.mean],
-        "scale": [float(v) for v in model.scale],
-        "coef": [float(v) for v in model.coef],
-        "bias": float(model.bias),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,8 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             "answerable_curve_dev": answerable_curve(scored),
         }
         plain = evaluate(dev, ranker, answer, setting, tf_dev, rules=False)
-        results[setting]["dev_without_rules"] = summary(plain, threshold_for(
-            [r for r in plain if r.article < 5], TARGET_ANSWERABLE_ABSTAINED))
+        results[setting]["dev_without_rules"] = summary(
+            plain, threshold_for([r for r in plain if r.article < 5], TARGET_ANSWERABLE_ABSTAINED)
+        )
         print(setting, json.dumps(results[setting], indent=1), flush=True)
     seed = load_seed(args.seed_corpus, args.seed_questions, stem)
     seed_scored = evaluate(seed, ranker, answer, "retrieved", term_freqs(seed, stem))
@@ -494,12 +464,15 @@ def main(argv: list[str] | None = None) -> int:
         "data": {
             "train": {"file": Path(args.train).name, "sha256": sha256(args.train)},
             "dev": {"file": Path(args.dev).name, "sha256": sha256(args.dev)},
-            "seed_questions": {"file": "tests/data/seed_questions.jsonl",
-                               "sha256": sha256(args.seed_questions), "use": "evaluation only"},
+            "seed_questions": {
+                "file": "tests/data/seed_questions.jsonl",
+                "sha256": sha256(args.seed_questions),
+                "use": "evaluation only",
+            },
             "license": "derived from SQuAD 2.0 (Rajpurkar, Jia, Liang, ACL 2018), CC BY-SA 4.0",
         },
-        "ranker": model_json(ranker, F.FEATURES),
-        "answerability": model_json(answer, QUESTION_FEATURES),
+        "ranker": ranker.to_json(F.FEATURES),
+        "answerability": answer.to_json(QUESTION_FEATURES),
         "thresholds": {
             "answerability_logit": results["retrieved"]["threshold"],
             "source": "dev articles 0-4 (dev-A), retrieved setting: the highest threshold that "
@@ -508,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "metrics": results,
     }
-    Path(args.out).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    Path(args.out).write_text(
+        json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     print(f"wrote {args.out} sha256 {sha256(args.out)} in {time.time() - t0:.0f} s")
     return 0
 
