@@ -26,10 +26,9 @@ import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 import encode  # noqa: E402
 import features as F  # noqa: E402
+import numpy as np  # noqa: E402
 import squad  # noqa: E402
 import train_reader as T  # noqa: E402
 from reader_runtime import Reader  # noqa: E402

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from encode import CACHE, MAX_TOKENS, Encoded, _pack, model_dir
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
