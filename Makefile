@@ -38,8 +38,8 @@ stress: install
 	@$(PY) bench/stress.py
 
 lint: install
-	$(VENV)/bin/ruff check qa ui tests bench
-	$(VENV)/bin/ruff format --check qa ui tests bench
+	$(VENV)/bin/ruff check qa ui tests bench training
+	$(VENV)/bin/ruff format --check qa ui tests bench training
 
 clean:
 	rm -rf index .pytest_cache

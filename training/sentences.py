@@ -1,6 +1,7 @@
 """Sentence spans, copied verbatim from qa/sentences.py (commit 64ec567) so that training does not
 import the product package while it is restructured. Keep in sync: the reader is trained on the
 sentences the product quotes."""
+
 from __future__ import annotations
 
 import re
