@@ -107,8 +107,9 @@ class Retriever:
         qvec: np.ndarray | None,
     ) -> np.ndarray:
         """Each id's score from ``scores``, asking the index for the ones a leg did not return."""
-        out = np.array([scores.get(i, 0.0) for i in ids], dtype=np.float32)
-        missing = [n for n, i in enumerate(ids) if i not in scores]
+        found = [scores.get(i) for i in ids]
+        out = np.array([0.0 if f is None else f for f in found], dtype=np.float32)
+        missing = [n for n, f in enumerate(found) if f is None]
         if missing:
             rest = [ids[n] for n in missing]
             if tokens is not None:
