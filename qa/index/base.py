@@ -1,0 +1,221 @@
+"""What every index engine speaks: chunk ids and scores, filters as a value, records out.
+
+Retrieval, answering and the build talk to an engine only through these two protocols, so a
+second engine (a server, a cluster) is one module behind ``qa.index.factory``. Positions (rows,
+array offsets) never cross them: an engine may shard, page or renumber freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.config import Manifest
+from qa.errors import SettingsError
+from qa.records import Article, Chunk
+from qa.text.dates import iso_day
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a search may return; engines push these down where they can.
+
+    ``sources`` match outlet names case-insensitively; ``since``/``until`` are inclusive ISO
+    days and leave out undated articles.
+    """
+
+    sources: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        sources: Sequence[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Filters:
+        """Checked filters from user input.
+
+        Raises:
+            SettingsError: a date that is not YYYY-MM-DD.
+        """
+        if isinstance(sources, str):
+            sources = [sources]
+        try:
+            first = iso_day(since, "since") if since else None
+            last = iso_day(until, "until") if until else None
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        return cls(tuple(s for s in sources or () if s), first, last)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sources or self.since or self.until)
+
+    def allows(self, source: str | None, published: str | None) -> bool:
+        """Whether an article from ``source`` published on ``published`` passes."""
+        if not self.allows_source(source):
+            return False
+        day = (published or "")[:10]
+        if self.since and not (day and day >= self.since):
+            return False
+        return not (self.until and not (day and day <= self.until))
+
+    def allows_source(self, source: str | None) -> bool:
+        return not self.sources or (source or "").casefold() in {s.casefold() for s in self.sources}
+
+    def within(self, source: str) -> Filters | None:
+        """These filters narrowed to one outlet, or None when they leave that outlet out."""
+        if not self.allows_source(source):
+            return None
+        return Filters((source,), self.since, self.until)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A stored chunk with its article's metadata: ``article.text[start:end] == text``."""
+
+    id: str
+    article_id: str
+    start: int
+    end: int
+    text: str
+    title: str | None = None
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """The little fusion needs of a candidate chunk: its article, outlet and date."""
+
+    article_id: str
+    source: str
+    published: str  # ISO day, "" when unknown
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What an index holds, in numbers and names (cheap: no per-article rows)."""
+
+    articles: int
+    chunks: int
+    sources: tuple[str, ...]  # outlet names, sorted
+    published_min: str | None
+    published_max: str | None
+    name: str  # the version being read (a generation), changes with every publish
+    built_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A build's view of an article already indexed: metadata, text hash and chunk spans."""
+
+    meta: dict[str, Any]  # the Article fields except text
+    chunks: tuple[tuple[int, int, str, str], ...]  # (start, end, chunk id, text hash)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What a writer finds before a build: the live manifest and articles, if any."""
+
+    manifest: Manifest
+    articles: dict[str, StoredArticle]
+    chunks: int
+    name: str
+    complete: bool = True  # False: written by an older version; rewrite even when unchanged
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class IndexReader(Protocol):
+    """A read-only, thread-safe view of one version of an index."""
+
+    manifest: Manifest
+
+    def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
+        """Up to ``k`` chunks nearest to ``vector`` (cosine) that pass ``filters``."""
+        ...
+
+    def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
+        """Up to ``k`` chunks with a positive BM25 score for ``terms`` that pass ``filters``."""
+        ...
+
+    def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+        """BM25 score of each chunk in ``ids`` for ``terms`` (float32, 0 for no match)."""
+        ...
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+        """Cosine of ``vector`` and each chunk's stored vector (float32)."""
+        ...
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 IDF of each term the index knows (unknown terms left out)."""
+        ...
+
+    def best_sentence_scores(self, ids: Sequence[str], weights: dict[str, float]) -> np.ndarray:
+        """Per chunk, the BM25 score of its best sentence for terms weighted by ``weights``."""
+        ...
+
+    def order(self, ids: Sequence[str]) -> list[str]:
+        """``ids`` in the index's storage order: how fusion breaks exact ties, reproducibly."""
+        ...
+
+    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
+        """Article, outlet and date of each chunk, in order."""
+        ...
+
+    def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """The chunks, in order (unknown ids, and chunks of deleted articles, left out)."""
+        ...
+
+    def article(self, article_id: str) -> Article | None: ...
+
+    def catalog(self) -> Catalog: ...
+
+    def stale(self) -> bool:
+        """Whether a newer version was published since this one was opened."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class IndexWriter(Protocol):
+    """Writes new versions of one index; a context manager holding its build lock."""
+
+    location: str
+
+    def __enter__(self) -> IndexWriter: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def previous(self, *, verify: bool = False) -> IndexState | None:
+        """The live version's state, or None when there is none or it is damaged (then the
+        build writes a complete new version); ``verify`` checks its content thoroughly."""
+        ...
+
+    def cache_path(self) -> Any:
+        """Where the embedding cache of this index lives (a local file)."""
+        ...
+
+    def publish(
+        self,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        lexical_texts: Sequence[str],
+        manifest: Manifest,
+        *,
+        reuse_previous: bool,
+    ) -> str:
+        """Write a complete version and make it live atomically; returns its name.
+
+        Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``; ``reuse_previous``
+        says the previous version was built the same way, so its derived data may be copied.
+        """
+        ...

@@ -1,0 +1,180 @@
+"""LocalIndex: the IndexReader of one local generation (FAISS, bm25s, sentence terms, SQLite).
+
+Rows (positions shared by FAISS ids, bm25s documents, sentence-index rows and ``chunks.row`` in
+SQLite) stay inside this module: everything it returns is keyed by chunk id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import Manifest
+from qa.errors import IndexCorruptError
+from qa.index.base import Catalog, ChunkRef, Filters, StoredChunk
+from qa.index.local.generation import Generation, current_generation, open_generation
+from qa.records import Article
+
+_MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
+
+
+class _Memo:
+    """A small thread-safe LRU: a question asks for the same mask or scores several times."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[object, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+class LocalIndex:
+    """Reads one generation of a local index folder; thread-safe."""
+
+    def __init__(self, folder: str | Path, generation: Generation | None = None) -> None:
+        self.folder = Path(folder)
+        self._gen = generation or open_generation(self.folder)
+        self.manifest: Manifest = self._gen.manifest
+        self._ids, chunk_articles = self._gen.chunk_layout()
+        self._row = {cid: row for row, cid in enumerate(self._ids)}
+        articles = self._gen.article_rows()  # ordered by id
+        position = {a["id"]: i for i, a in enumerate(articles)}
+        if not set(chunk_articles) <= set(position):
+            raise IndexCorruptError(
+                f"{self._gen.path / 'meta.sqlite'} has chunk rows of no stored article; "
+                f"`qa index CORPUS --index {self.folder}` rebuilds it"
+            )
+        self._article_ids = [a["id"] for a in articles]
+        self._row_article = np.array([position[a] for a in chunk_articles], dtype=np.int64)
+        self._article_source = np.array([a["source"] or "" for a in articles])
+        self._article_date = np.array([(a["published"] or "")[:10] for a in articles])
+        self._sentences = self._gen.sentences()  # computed here for generations that lack it
+        self._catalog = Catalog(
+            articles=len(articles),
+            chunks=self._gen.chunk_count,
+            sources=tuple(sorted({s for s in self._article_source.tolist() if s})),
+            published_min=min((a["published"] for a in articles if a["published"]), default=None),
+            published_max=max((a["published"] for a in articles if a["published"]), default=None),
+            name=self._gen.name,
+            built_at=self.manifest.built_at or None,
+        )
+        self._masks = _Memo(_MEMO)
+        self._bm25 = _Memo(_MEMO)
+
+    @property
+    def name(self) -> str:
+        return self._gen.name
+
+    @property
+    def sentence_terms_bytes(self) -> int:
+        """Memory held by the sentence term counts (for the benchmark)."""
+        return self._sentences.nbytes
+
+    # -- searching -------------------------------------------------------------------------------
+
+    def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
+        if not self._gen.chunk_count:
+            return {}
+        scores, rows = self._gen.vectors.search(vector, k)
+        allowed = self._allowed(filters)
+        return {
+            self._ids[r]: float(s)
+            for s, r in zip(scores[0].tolist(), rows[0].tolist())
+            if r >= 0 and allowed[r]
+        }
+
+    def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
+        if not self._gen.chunk_count:
+            return {}
+        scores = self._scores(terms)
+        rows = _top(np.where(self._allowed(filters), scores, -1.0), k)
+        return {self._ids[r]: float(scores[r]) for r in rows.tolist()}
+
+    def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+        return self._scores(terms)[self._rows(ids)]
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        return self._gen.vectors.vectors_at(self._rows(ids)) @ vector
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        return self._gen.lexical.idf(list(terms))
+
+    def best_sentence_scores(self, ids: Sequence[str], weights: dict[str, float]) -> np.ndarray:
+        return self._sentences.best_sentence_scores(self._rows(ids), weights)
+
+    def order(self, ids: Sequence[str]) -> list[str]:
+        return sorted(ids, key=self._row.__getitem__)
+
+    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
+        articles = self._row_article[self._rows(ids)].tolist()
+        return [
+            ChunkRef(self._article_ids[a], str(self._article_source[a]), str(self._article_date[a]))
+            for a in articles
+        ]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        return self._gen.chunks_at([self._row[i] for i in ids if i in self._row])
+
+    def article(self, article_id: str) -> Article | None:
+        return self._gen.article(article_id)
+
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def stale(self) -> bool:
+        live = current_generation(self.folder)
+        return live is not None and live.name != self._gen.name
+
+    def close(self) -> None:
+        self._gen.close()
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def _rows(self, ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self._row[i] for i in ids), dtype=np.int64, count=len(ids))
+
+    def _scores(self, terms: Sequence[str]) -> np.ndarray:
+        tokens = list(terms)
+        return self._bm25.get(tuple(tokens), lambda: self._gen.lexical.scores_of(tokens))
+
+    def _allowed(self, filters: Filters) -> np.ndarray:
+        """Per chunk row: whether its article passes ``filters``."""
+        return self._masks.get(filters, lambda: self._mask(filters))
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        ok = np.ones(len(self._article_ids), dtype=bool)
+        if filters.sources:
+            wanted = {s.casefold() for s in filters.sources}
+            ok &= np.array([s.casefold() in wanted for s in self._article_source.tolist()])
+        dated = self._article_date != ""
+        if filters.since:
+            ok &= dated & (self._article_date >= filters.since)
+        if filters.until:
+            ok &= dated & (self._article_date <= filters.until)
+        return ok[self._row_article]
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the ``n`` largest values, those above zero only (in no particular order)."""
+    n = min(n, len(values))
+    rows = np.argpartition(-values, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
+    return rows[values[rows] > 0]
