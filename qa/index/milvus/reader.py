@@ -20,7 +20,7 @@ from qa.errors import IndexNotFoundError
 from qa.index.base import Catalog, ChunkRef, Filters, StoredChunk
 from qa.index.milvus import meta, rows
 from qa.index.milvus.location import MilvusLocation
-from qa.index.milvus.schema import connect, exists
+from qa.index.milvus.schema import connect, exists, load
 from qa.records import Article
 from qa.text.sentences import sentence_spans
 from qa.text.tokens import tokenize
@@ -34,7 +34,10 @@ class MilvusIndex:
     def __init__(self, where: MilvusLocation) -> None:
         self._where = where
         self._client = connect(where)
-        published = meta.read(self._client, where) if exists(self._client, where) else None
+        published = None
+        if exists(self._client, where):
+            load(self._client, where)
+            published = meta.read(self._client, where)
         if published is None:
             self._client.close()
             raise IndexNotFoundError(

@@ -88,6 +88,13 @@ def create(
         )
 
 
+def load(client: Any, where: MilvusLocation) -> None:
+    """Load the collections into memory: a server (or a new milvus-lite process) keeps them
+    released until asked, and refuses to search or query them until then."""
+    for part in PARTS:
+        client.load_collection(where.collection(part))
+
+
 def drop(client: Any, where: MilvusLocation) -> None:
     """Drop every collection of the index (before a rebuild with another dimension)."""
     names = set(client.list_collections())

@@ -38,6 +38,7 @@ class MilvusWriter:
             self._client = schema.connect(self._where)
             if self._where.lite_path is None:
                 schema.create(self._client, self._where, 0, parts=("meta",))
+                self._client.load_collection(self._where.collection("meta"))
                 self._lock.take_row(self._client)
         except BaseException:
             self.__exit__()
@@ -63,6 +64,7 @@ class MilvusWriter:
         client, where = self._client, self._where
         if not schema.exists(client, where):
             return None
+        schema.load(client, where)
         try:
             self._published = meta.read(client, where)
         except IndexCorruptError:
