@@ -16,6 +16,7 @@ Milvus requires a vector field in every collection: the last four carry a 2-d co
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from qa.config import BM25_PARAMS
@@ -45,6 +46,9 @@ def connect(where: MilvusLocation) -> Any:
 
     if where.lite_path is not None:
         where.lite_path.parent.mkdir(parents=True, exist_ok=True)
+        # milvus-lite returns no iterator session timestamp, so pymilvus warns on every page
+        # read and falls back to the client's clock, which is right for one local file
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     try:
         return MilvusClient(uri=where.uri, token=where.token, timeout=30)
     except MilvusException as exc:
