@@ -14,7 +14,7 @@ $(PY):
 # torch first: 2.13.0 is the CPU build here; a bare `torch` would pull CUDA packages.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,scale]'
 	@touch $(STAMP)
 
 install: $(STAMP)

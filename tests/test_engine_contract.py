@@ -1,5 +1,5 @@
-"""The contract every index engine keeps, run against each: the local folder and the in-memory
-engine of tests/engines (a second, independent implementation of the protocols).
+"""The contract every index engine keeps, run against each: the local folder, the in-memory
+engine of tests/engines (a second, independent implementation of the protocols) and milvus-lite.
 
 What retrieval and answering rely on: chunk ids (never positions), k, filters pushed down,
 exact offsets, metadata with each chunk, deleted articles gone, a new version noticed.
@@ -7,13 +7,12 @@ exact offsets, metadata with each chunk, deleted articles gone, a new version no
 
 from __future__ import annotations
 
-import secrets
 import shutil
 
 import numpy as np
 import pytest
 from conftest import SEED
-from tests_engines import ENGINES
+from tests_engines import ENGINES, location
 
 import qa
 from qa.index.base import Filters
@@ -29,12 +28,9 @@ def built(request, tmp_path_factory, encoder):
     engine = request.param
     corpus = tmp_path_factory.mktemp(f"{engine}-corpus")
     shutil.copytree(SEED, corpus, dirs_exist_ok=True)
-    if engine == "local":
-        location = str(tmp_path_factory.mktemp("local") / "index")
-    else:
-        location = f"{engine}:seed-{secrets.token_hex(4)}"
-    qa.build_index(corpus, location, encoder=encoder)
-    return location, corpus
+    where = location(engine, tmp_path_factory.mktemp(f"{engine}-index"))
+    qa.build_index(corpus, where, encoder=encoder)
+    return where, corpus
 
 
 @pytest.fixture()

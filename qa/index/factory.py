@@ -5,10 +5,11 @@ A new engine is one module with a reader and a writer, plus one ``register_engin
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from qa.errors import SettingsError
 from qa.index.base import IndexReader, IndexWriter
@@ -34,7 +35,20 @@ def _local_writer(target: str) -> IndexWriter:
     return LocalWriter(target)
 
 
+def _lazy(module: str, scheme: str) -> Engine:
+    """The engine ``module.ENGINES[scheme]``, its module imported only when a location is opened."""
+
+    def reader(target: str) -> IndexReader:
+        return importlib.import_module(module).ENGINES[scheme].reader(target)
+
+    def writer(target: str) -> IndexWriter:
+        return importlib.import_module(module).ENGINES[scheme].writer(target)
+
+    return Engine(reader, writer)
+
+
 _ENGINES: dict[str, Engine] = {"local": Engine(_local_reader, _local_writer)}
+_ENGINES.update({s: _lazy("qa.index.milvus", s) for s in ("milvus-lite", "milvus")})
 # "scheme:" or "scheme://" at the start; one letter is a drive, not a scheme
 _SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]+):(?://)?(?P<target>.*)$")
 
