@@ -86,7 +86,9 @@ def build_index(
             )
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
         try:
-            result = _build(writer, loaded, previous, encoder, model, backend, overlap_tokens, report)
+            result = _build(
+                writer, loaded, previous, encoder, model, backend, overlap_tokens, report
+            )
         except (OSError, sqlite3.Error) as exc:
             raise IndexWriteError(
                 f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
@@ -109,7 +111,11 @@ def _build(
         index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
-    if previous and previous.complete and _same_setup(previous, encoder, model, backend, overlap_tokens):
+    if (
+        previous
+        and previous.complete
+        and _same_setup(previous, encoder, model, backend, overlap_tokens)
+    ):
         diff = _diff(loaded.articles, previous.articles)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
@@ -118,7 +124,9 @@ def _build(
     reason = previous.manifest.difference(manifest) if previous else None
     old = previous.articles if previous and not reason else {}
     diff = _diff(loaded.articles, old)
-    chunks = _chunk_all(loaded.articles, old, Chunker(encoder.count_tokens, _chunker(manifest)), report)
+    chunks = _chunk_all(
+        loaded.articles, old, Chunker(encoder.count_tokens, _chunker(manifest)), report
+    )
     vectors, embedded, embed_seconds = _vectors(writer, encoder, chunks, report)
     report("write", 0, 1)
     manifest = dataclasses.replace(
@@ -240,8 +248,14 @@ def _chunk_all(
         stored = old.get(article.id)
         if stored is not None and stored.meta["sha256"] == article.sha256 and stored.chunks:
             chunks.extend(
-                Chunk(id=cid, article_id=article.id, start=s, end=e, text=article.text[s:e],
-                      text_hash=h)
+                Chunk(
+                    id=cid,
+                    article_id=article.id,
+                    start=s,
+                    end=e,
+                    text=article.text[s:e],
+                    text_hash=h,
+                )
                 for s, e, cid, h in stored.chunks
             )
         else:

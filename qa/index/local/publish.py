@@ -202,5 +202,3 @@ def _fsync_tree(path: Path) -> None:
                 os.fsync(fh.fileno())
     for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
         _fsync_dir(folder)
-
-
