@@ -33,6 +33,7 @@ from stress_disk import run_full_disk  # noqa: E402
 from stress_kill import run_kill_trials  # noqa: E402
 from stress_load import MIXED, concurrent_asks, http_asks  # noqa: E402
 from stress_questions import run_questions  # noqa: E402
+from stress_tamper import run_tamper  # noqa: E402
 from stress_web import run_web_attacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +153,20 @@ def _crash_rows(work: Path, embedder: Any, args: Any, rows: list, details: dict)
         ("  old index intact after full disk", intact, skipped or disk.intact == disk.trials),
     ]
     details["full disk"] += [disk.how, *disk.failures, f"rebuild after freeing: {disk.recovered}"]
+    import qa
+
+    good, corpus = work / "tamper-good", work / "tamper-corpus"
+    shutil.copytree(SEED, corpus)
+    qa.build_index(corpus, good, encoder=embedder)
+    t = run_tamper(work / "tamper", good, corpus)
+    rows += [
+        ("tampered or poisoned indexes", t.trials, t.trials > 0),
+        ("  refused by `qa ask` in one line", f"{t.refused_in_one_line}/{t.trials}", True),
+        ("  hangs", len(t.hangs), not t.hangs),
+        ("  tracebacks", len(t.tracebacks), not t.tracebacks),
+        ("  unrepaired by `qa index`", len(t.unrepaired), not t.unrepaired),
+    ]
+    details["tampered indexes"] += t.hangs + t.tracebacks + t.unrepaired
 
 
 def _load_rows(work: Path, embedder: Any, args: Any, rows: list, details: dict) -> None:

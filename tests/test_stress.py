@@ -36,6 +36,7 @@ disk = importlib.import_module("stress_disk")
 load = importlib.import_module("stress_load")
 questions = importlib.import_module("stress_questions")
 web = importlib.import_module("stress_web")
+tamper = importlib.import_module("stress_tamper")
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # gradio 6.31
 Q = "who denied cooperation in the Palestine Street strike?"
@@ -303,6 +304,18 @@ def test_full_disk_error_is_typed_and_one_line(full_disk, capsys):
     code = main(["index", str(corpus), "--index", str(index), "--quiet"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(lines) == 1 and lines[0].startswith("qa index: error:")
+
+
+# -- a tampered index, through the command line -------------------------------------------------
+
+
+def test_a_tampered_index_is_refused_in_one_line_and_repaired(tmp_path, seed_index, seed_copy):
+    picked = [
+        d for d in tamper.DAMAGES if d[0] in {"meta.sqlite truncated", "manifest model as text"}
+    ]
+    result = tamper.run_tamper(tmp_path, seed_index, seed_copy, damages=picked)
+    assert result.trials == 2 and result.refused_in_one_line == 2
+    assert result.hangs == result.tracebacks == result.unrepaired == []
 
 
 # -- load ---------------------------------------------------------------------------------------

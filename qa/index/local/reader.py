@@ -60,6 +60,7 @@ class LocalIndex:
                 f"`qa index CORPUS --index {self.folder}` rebuilds it"
             )
         self._article_ids = [a["id"] for a in articles]
+        self._article_id_array = np.array(self._article_ids, dtype=object)
         self._row_article = np.array([position[a] for a in chunk_articles], dtype=np.int64)
         self._article_source = np.array([a["source"] or "" for a in articles])
         self._article_date = np.array([(a["published"] or "")[:10] for a in articles])
@@ -133,7 +134,7 @@ class LocalIndex:
         return list(
             map(
                 ChunkRef,
-                [self._article_ids[a] for a in articles.tolist()],
+                self._article_id_array[articles].tolist(),
                 self._article_source[articles].tolist(),
                 self._article_date[articles].tolist(),
             )
