@@ -154,6 +154,7 @@ def run_tamper(
         index = work / name.replace(" ", "-").replace(",", "")
         shutil.rmtree(index, ignore_errors=True)
         shutil.copytree(good_index, index)
+        before = (index / "CURRENT").read_text()
         damage(index)
         result.trials += 1
         asked = _qa("ask", Q, "--index", str(index), timeout=timeout)
@@ -175,4 +176,6 @@ def run_tamper(
         elif built.returncode or again.returncode or "Sources:" not in again.stdout:
             tail = (built.stderr + again.stderr).strip().splitlines()[-1:] or ["no answer"]
             result.unrepaired.append(f"{name}: {tail[0]}")
+        elif (index / "CURRENT").read_text() == before:
+            result.unrepaired.append(f"{name}: `qa index` kept the damaged generation")
     return result
