@@ -7,7 +7,7 @@ array offsets) never cross them: an engine may shard, page or renumber freely.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -92,14 +92,33 @@ class StoredChunk:
 
 
 class ChunkRef(NamedTuple):
-    """The little fusion needs of a candidate chunk: its article, outlet and date.
-
-    A tuple, not a dataclass: fusion asks for several hundred per question.
-    """
+    """The little fusion needs of a candidate chunk: its article, outlet and date."""
 
     article_id: str
     source: str
     published: str  # ISO day, "" when unknown
+
+
+@dataclass(frozen=True)
+class ChunkRefs:
+    """``ChunkRef`` of several chunks as columns (numpy string arrays, in the order asked):
+    fusion asks for several hundred per question and scores them as arrays."""
+
+    article_ids: np.ndarray
+    sources: np.ndarray  # "" when unknown
+    published: np.ndarray  # ISO day, "" when unknown
+
+    @classmethod
+    def of(cls, refs: Sequence[ChunkRef]) -> ChunkRefs:
+        columns = list(zip(*refs)) or [(), (), ()]
+        return cls(*(np.array(list(c), dtype=str) for c in columns))
+
+    def __len__(self) -> int:
+        return len(self.article_ids)
+
+    def __iter__(self) -> Iterator[ChunkRef]:
+        rows = zip(self.article_ids.tolist(), self.sources.tolist(), self.published.tolist())
+        return (ChunkRef(*row) for row in rows)
 
 
 @dataclass(frozen=True)
@@ -168,8 +187,8 @@ class IndexReader(Protocol):
         """``ids`` in the index's storage order: how fusion breaks exact ties, reproducibly."""
         ...
 
-    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
-        """Article, outlet and date of each chunk, in order."""
+    def refs(self, ids: Sequence[str]) -> ChunkRefs:
+        """Article, outlet and date of each chunk, in order (as columns)."""
         ...
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:

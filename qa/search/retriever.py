@@ -69,8 +69,8 @@ class Retriever:
             bm25,
             dense,
             sentence,
-            np.array([r.source for r in refs]),
-            np.array([r.published for r in refs]),
+            refs.sources,
+            refs.published,
             mode=mode,
             settings=self.settings,
         )

@@ -19,7 +19,15 @@ import numpy as np
 
 from qa.config import BM25_PARAMS, Manifest, SentenceBM25
 from qa.errors import IndexNotFoundError
-from qa.index.base import Catalog, ChunkRef, Filters, IndexState, StoredArticle, StoredChunk
+from qa.index.base import (
+    Catalog,
+    ChunkRef,
+    ChunkRefs,
+    Filters,
+    IndexState,
+    StoredArticle,
+    StoredChunk,
+)
 from qa.index.factory import Engine
 from qa.records import Article, Chunk
 from qa.text.sentences import sentence_spans
@@ -134,12 +142,12 @@ class MemoryIndex:
         position = {cid: n for n, cid in enumerate(self._v["chunks"])}
         return sorted(ids, key=position.__getitem__)
 
-    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
+    def refs(self, ids: Sequence[str]) -> ChunkRefs:
         out = []
         for i in ids:
             a = self._v["articles"][self._v["chunks"][i].article_id]
             out.append(ChunkRef(a.id, a.source or "", (a.published or "")[:10]))
-        return out
+        return ChunkRefs.of(out)
 
     # reading
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:

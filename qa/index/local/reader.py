@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.config import Manifest
 from qa.errors import IndexCorruptError
-from qa.index.base import Catalog, ChunkRef, Filters, StoredChunk
+from qa.index.base import Catalog, ChunkRefs, Filters, StoredChunk
 from qa.index.local.generation import Generation, current_generation, open_generation
 from qa.records import Article
 
@@ -60,7 +60,7 @@ class LocalIndex:
                 f"`qa index CORPUS --index {self.folder}` rebuilds it"
             )
         self._article_ids = [a["id"] for a in articles]
-        self._article_id_array = np.array(self._article_ids, dtype=object)
+        self._article_id_array = np.array(self._article_ids, dtype=str)
         self._row_article = np.array([position[a] for a in chunk_articles], dtype=np.int64)
         self._article_source = np.array([a["source"] or "" for a in articles])
         self._article_date = np.array([(a["published"] or "")[:10] for a in articles])
@@ -129,15 +129,12 @@ class LocalIndex:
         self._row_memo.get(tuple(ordered), lambda: rows[at])  # what the next calls will ask
         return ordered
 
-    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
+    def refs(self, ids: Sequence[str]) -> ChunkRefs:
         articles = self._row_article[self._rows(ids)]
-        return list(
-            map(
-                ChunkRef,
-                self._article_id_array[articles].tolist(),
-                self._article_source[articles].tolist(),
-                self._article_date[articles].tolist(),
-            )
+        return ChunkRefs(
+            self._article_id_array[articles],
+            self._article_source[articles],
+            self._article_date[articles],
         )
 
     # -- reading ---------------------------------------------------------------------------------

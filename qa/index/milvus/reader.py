@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.config import SentenceBM25
 from qa.errors import IndexNotFoundError
-from qa.index.base import Catalog, ChunkRef, Filters, StoredChunk
+from qa.index.base import Catalog, ChunkRef, ChunkRefs, Filters, StoredChunk
 from qa.index.milvus import meta, rows
 from qa.index.milvus.location import MilvusLocation
 from qa.index.milvus.schema import connect, exists, load
@@ -115,7 +115,7 @@ class MilvusIndex:
         got = self._chunk_rows(ids, ["id", "seq"])
         return sorted(ids, key=lambda i: (got[i]["seq"], i) if i in got else (math.inf, i))
 
-    def refs(self, ids: Sequence[str]) -> list[ChunkRef]:
+    def refs(self, ids: Sequence[str]) -> ChunkRefs:
         got = self._chunk_rows(ids, ["id", "article_id", "outlet"])
         out = []
         for i in ids:
@@ -123,7 +123,7 @@ class MilvusIndex:
             info = self._meta.get(article, {})
             source = info.get("source") or got[i]["outlet"] or ""
             out.append(ChunkRef(article, source, (info.get("published") or "")[:10]))
-        return out
+        return ChunkRefs.of(out)
 
     # -- reading ---------------------------------------------------------------------------------
 
