@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     default = run(RetrievalSettings(), AnswerSettings())
     shown = [m for m in METRICS if m in default]
-    print(f"{'setting':28}" + "".join(f"{m:>14}" for m in shown))
-    print(f"{'defaults':28}" + "".join(f"{default[m]:>14.3f}" for m in shown), flush=True)
+    width = {m: max(10, len(m) + 2) for m in shown}
+    print(f"{'setting':28}" + "".join(f"{m:>{width[m]}}" for m in shown))
+    print(f"{'defaults':28}" + "".join(f"{default[m]:>{width[m]}.3f}" for m in shown), flush=True)
     for name, values in sweep:
         for value in values:
             if args.answers:
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 got = run(
                     dataclasses.replace(RetrievalSettings(), **{name: value}), AnswerSettings()
                 )
-            cells = "".join(f"{got[m] - default[m]:>+14.3f}" for m in shown)
+            cells = "".join(f"{got[m] - default[m]:>+{width[m]}.3f}" for m in shown)
             print(f"{f'{name}={value}':28}" + cells, flush=True)
     print(f"(changes against the defaults; {time.perf_counter() - started:.0f} s)")
     return 0
