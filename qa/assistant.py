@@ -67,11 +67,6 @@ class Assistant:
         self._lock = threading.Lock()
         self._retriever = self._open()
 
-    @property
-    def index_dir(self) -> Path:
-        """The index location as a path (for a local index, its folder)."""
-        return Path(self.location)
-
     @classmethod
     def open(
         cls,
