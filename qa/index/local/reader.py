@@ -52,6 +52,7 @@ class LocalIndex:
         self.manifest: Manifest = self._gen.manifest
         self._ids, chunk_articles = self._gen.chunk_layout()
         self._row = {cid: row for row, cid in enumerate(self._ids)}
+        self._id_array = np.array(self._ids, dtype=object)  # the id of rows, by indexing
         articles = self._gen.article_rows()  # ordered by id
         position = {a["id"]: i for i, a in enumerate(articles)}
         if not set(chunk_articles) <= set(position):
@@ -93,19 +94,16 @@ class LocalIndex:
         if not self._gen.chunk_count:
             return {}
         scores, rows = self._gen.vectors.search(vector, k)
-        allowed = self._allowed(filters)
-        return {
-            self._ids[r]: float(s)
-            for s, r in zip(scores[0].tolist(), rows[0].tolist())
-            if r >= 0 and allowed[r]
-        }
+        keep = rows[0] >= 0
+        keep[keep] = self._allowed(filters)[rows[0][keep]]
+        return dict(zip(self._id_array[rows[0][keep]].tolist(), scores[0][keep].tolist()))
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._gen.chunk_count:
             return {}
         scores = self._scores(terms)
         rows = _top(np.where(self._allowed(filters), scores, -1.0), k)
-        return {self._ids[r]: float(scores[r]) for r in rows.tolist()}
+        return dict(zip(self._id_array[rows].tolist(), scores[rows].tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         return self._scores(terms)[self._rows(ids)]
