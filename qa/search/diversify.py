@@ -25,44 +25,49 @@ def diversify(
     passages so far gets the next slot, so a question about two outlets sees both early.
     """
     pool = list(pool)
-    present = {h.chunk.source or "" for h in pool}
+    scores = np.array([h.score for h in pool], dtype=np.float32)
+    article_of = {a: n for n, a in enumerate(dict.fromkeys(h.chunk.article_id for h in pool))}
+    article = np.array([article_of[h.chunk.article_id] for h in pool], dtype=np.int64)
+    sources = np.array([h.chunk.source or "" for h in pool], dtype=object)
+    per_article = np.zeros(len(article_of), dtype=np.int64)
+    alive = np.ones(len(pool), dtype=bool)
+    present = set(sources.tolist())
     outlets = [o for o in plan.outlets if o in present]
     taken: list[Hit] = []
-    per_article: Counter[str] = Counter()
     per_outlet: Counter[str] = Counter()
     seen_words: list[set[str]] = []
-    while len(taken) < k and pool:
+    while len(taken) < k and alive.any():
         lane = None
         if taken and len(outlets) >= 2:
             lane = min(outlets, key=lambda o: (per_outlet[o], outlets.index(o)))
-        best = _best(pool, lane, per_article, settings.same_article_penalty)
+        allowed = alive if lane is None else alive & (sources == lane)
+        best = _best(scores, per_article[article], allowed, settings.same_article_penalty)
         if best is None and lane is None:
             break  # nothing comparable is left (scores that are not numbers)
         if best is None:  # this outlet has nothing left: fall back to everyone
             outlets = [o for o in outlets if o != lane]
             continue
-        pool.remove(best)
-        words = set(best.chunk.text.lower().split())
+        alive[best] = False
+        hit = pool[best]
+        words = set(hit.chunk.text.lower().split())
         if any(len(words & w) > settings.near_copy * max(len(words), 1) for w in seen_words):
             continue  # a near-copy of a passage already taken
         seen_words.append(words)
-        taken.append(best)
-        per_article[best.chunk.article_id] += 1
-        per_outlet[best.chunk.source or ""] += 1
+        taken.append(hit)
+        per_article[article[best]] += 1
+        per_outlet[hit.chunk.source or ""] += 1
     return taken
 
 
 def _best(
-    pool: list[Hit], lane: str | None, per_article: Counter[str], penalty: float
-) -> Hit | None:
-    """The hit of ``pool`` (in ``lane``, if any) whose score less its article's penalty is
-    highest; the first of equals."""
-    best, best_value = None, np.float32(-np.inf)
-    for hit in pool:
-        if lane is not None and (hit.chunk.source or "") != lane:
-            continue
-        # in float32, as the fused scores are: equal candidates stay equal
-        value = np.float32(hit.score) - np.float32(penalty * per_article[hit.chunk.article_id])
-        if value > best_value:
-            best, best_value = hit, value
-    return best
+    scores: np.ndarray, earlier: np.ndarray, allowed: np.ndarray, penalty: float
+) -> int | None:
+    """The position whose score less ``penalty`` per earlier passage of its article is highest
+    among ``allowed``; the first of equals; None when no value compares (NaN).
+
+    In float32, as the fused scores are, so equal candidates stay equal.
+    """
+    values = scores - (penalty * earlier).astype(np.float32)
+    values = np.where(allowed & ~np.isnan(values), values, np.float32(-np.inf))
+    best = int(np.argmax(values)) if len(values) else 0
+    return None if not len(values) or values[best] == -np.inf else best
