@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentences import sentence_spans
+from qa.text.sentences import sentence_spans  # the splitter the product quotes with
 
 
 @dataclass
