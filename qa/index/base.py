@@ -8,7 +8,7 @@ array offsets) never cross them: an engine may shard, page or renumber freely.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -51,10 +51,6 @@ class Filters:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         return cls(tuple(s for s in sources or () if s), first, last)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.sources or self.since or self.until)
 
     def allows(self, source: str | None, published: str | None) -> bool:
         """Whether an article from ``source`` published on ``published`` passes."""
@@ -151,7 +147,6 @@ class IndexState:
     chunks: int
     name: str
     complete: bool = True  # False: written by an older version; rewrite even when unchanged
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 class IndexReader(Protocol):

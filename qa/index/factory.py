@@ -58,10 +58,6 @@ def register_engine(scheme: str, engine: Engine) -> None:
     _ENGINES[scheme] = engine
 
 
-def engines() -> tuple[str, ...]:
-    return tuple(_ENGINES)
-
-
 def _resolve(location: str | Path) -> tuple[Engine, str]:
     text = str(location)
     m = _SCHEME.match(text)
