@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every index file against its recorded sha256 and rebuild a damaged one",
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on Ray actors: a local Ray for this run, or the cluster at ADDRESS",
+    )
+    p.add_argument("--ray-workers", type=int, help="Ray actors (default: one per CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
 
@@ -123,6 +131,8 @@ class _ProgressPrinter:
                 self._bar.close()
         elif stage == "load":
             print(f"loaded {done} articles", file=sys.stderr)
+        elif stage == "ray":
+            print(f"embedding on {done} Ray worker(s)", file=sys.stderr)
         elif stage == "write" and done == 0:
             print("writing index generation", file=sys.stderr)
 
@@ -138,6 +148,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
         max_file_mb=args.max_file_mb,
         progress=_ProgressPrinter(not args.quiet),
         verify=args.verify,
+        ray=args.ray,
+        ray_workers=args.ray_workers,
     )
     print(_index_summary(args.corpus, report))
     return 0

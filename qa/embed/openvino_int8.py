@@ -231,6 +231,8 @@ class OpenVinoRuntime:
         self.counter = _fast_tokenizer(folder, None)
         self._tokenizer = _fast_tokenizer(folder, self.max_tokens)
         config = dict(_OV_CONFIG)
+        if os.environ.get("QA_EMBED_THREADS", "").isdigit():  # a Ray worker: its share of cores
+            config["INFERENCE_NUM_THREADS"] = int(os.environ["QA_EMBED_THREADS"])
         if os.access(export, os.W_OK):  # OpenVINO keeps the compiled model: ~1 s off each start
             config["CACHE_DIR"] = str(export / "compiled")
         try:

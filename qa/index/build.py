@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 import time
@@ -24,7 +25,8 @@ from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
 from qa.records import Article, BuildReport, Chunk
 from qa.text.dates import date_words
 
-# progress(stage, done, total); stages: "load", "chunk", "embed", "write".
+# progress(stage, done, total); stages: "load", "chunk", "embed", "write", and "ray" (the
+# number of Ray workers, when they are started).
 BuildProgress = Callable[[str, int, int], None]
 DEFAULT_OVERLAP_TOKENS = ChunkerSettings().overlap_tokens
 _EMBED_STEP = 512  # chunks embedded per cache commit: a killed build keeps what it embedded
@@ -45,6 +47,8 @@ def build_index(
     encoder: Encoder | None = None,
     progress: BuildProgress | None = None,
     verify: bool = False,
+    ray: str | None = None,
+    ray_workers: int | None = None,
 ) -> BuildReport:
     """Build the index at ``index_dir`` from ``corpus``, reusing what it already holds.
 
@@ -63,6 +67,9 @@ def build_index(
         progress: Callback ``(stage, done, total)``.
         verify: Check the live version's files against their recorded sha256 (sizes are
             always checked) and rebuild it when one differs.
+        ray: Embed on Ray actors (``qa.embed.ray_pool``): "local" starts a Ray for this
+            build, any other value is a cluster address. Only when something needs embedding.
+        ray_workers: Ray actors (default: one per CPU of the cluster).
 
     Returns:
         A BuildReport. When nothing changed, no new version is written.
@@ -75,7 +82,7 @@ def build_index(
     """
     started = time.perf_counter()
     report = progress or _noop
-    with open_writer(index_dir) as writer:
+    with open_writer(index_dir) as writer, contextlib.ExitStack() as stack:
         loaded = load_corpus(corpus, max_file_mb=max_file_mb)
         report("load", len(loaded.articles), len(loaded.articles))
         previous = writer.previous(verify=verify)
@@ -85,9 +92,28 @@ def build_index(
                 f"no loadable article in {corpus} ({len(loaded.skipped)} skipped){kept}"
             )
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
+
+        def load_model() -> Encoder:
+            if ray is None:
+                return open_encoder(model, backend=backend)
+            from qa.embed.ray_pool import RayEncoder
+
+            pool = RayEncoder(ray, model=model, backend=backend, workers=ray_workers)
+            stack.callback(pool.close)
+            report("ray", pool.workers, pool.workers)
+            return pool
+
         try:
             result = _build(
-                writer, loaded, previous, encoder, model, backend, overlap_tokens, report
+                writer,
+                loaded,
+                previous,
+                encoder,
+                model,
+                backend,
+                overlap_tokens,
+                report,
+                load_model,
             )
         except (OSError, sqlite3.Error) as exc:
             raise IndexWriteError(
@@ -106,6 +132,7 @@ def _build(
     backend: str,
     overlap_tokens: int,
     report: BuildProgress,
+    load_model: Callable[[], Encoder],
 ) -> BuildReport:
     base: dict[str, Any] = dict(
         index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
@@ -119,7 +146,7 @@ def _build(
         diff = _diff(loaded.articles, previous.articles)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
-    encoder = encoder or open_encoder(model, backend=backend)
+    encoder = encoder or load_model()
     manifest = _manifest(encoder, overlap_tokens)
     reason = previous.manifest.difference(manifest) if previous else None
     old = previous.articles if previous and not reason else {}
