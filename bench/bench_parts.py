@@ -57,7 +57,7 @@ def step_latency(index: str, questions: list[str], profile: bool) -> dict[str, A
         "ask_p95": percentile_ms(ask, 95),
         "chunks": assistant.stats()["chunks"],
         "vector_kind": assistant.index.manifest.vectors.get("type"),
-        "sentence_bytes": assistant.index.sentence_terms_bytes,
+        "sentence_bytes": getattr(assistant.index, "sentence_terms_bytes", 0),  # local only
     }
     if profile:
         profiler = cProfile.Profile()

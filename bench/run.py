@@ -18,6 +18,7 @@ same answers, latency side by side), see bench/compare_revisions.py.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import socket
@@ -47,6 +48,7 @@ from bench_parts import (  # noqa: E402
     step_quality,
     step_recall,
 )
+from bench_scale import engines_part, ray_part  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT.parent / "shared" / "data" / "multihop-rag"
@@ -62,6 +64,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-serve", action="store_true", help="leave out `qa serve` start-up")
     p.add_argument("--quality", action="store_true", help="fp32 news index + Hits@10 of both")
     p.add_argument("--profile", action="store_true", help="print a cProfile of retrieve()")
+    p.add_argument("--skip-milvus", action="store_true", help="leave out the milvus-lite column")
+    p.add_argument("--skip-ray", action="store_true", help="leave out the Ray embedding rows")
     p.add_argument("--large-chunks", type=int, help="synthetic corpus size (default 200000)")
     p.add_argument("--questions", type=int, default=200, help="questions per latency run")
     p.add_argument("--ratio-chunks", type=int, help="chunks for the fp32 ratio (default 2048)")
@@ -70,6 +74,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.large_chunks = args.large_chunks or (20_000 if args.quick else 200_000)
     args.ratio_chunks = args.ratio_chunks or (512 if args.quick else 2048)
+    args.skip_milvus = args.skip_milvus or not importlib.util.find_spec("milvus_lite")
+    args.skip_ray = args.skip_ray or not importlib.util.find_spec("ray")
     return args
 
 
@@ -169,6 +175,11 @@ def _corpus_part(
         f"{lat['ask_p50']:.0f} | {lat['ask_p95']:.0f} ms",
     )
     table.put(col, "query process peak RSS", f"{lat['peak_rss_mb']:.0f} MB")
+    if not args.skip_milvus:
+        engines = {"local": col, "milvus-lite": f"{col}, milvus-lite"}
+        engines_part(table, engines, folder / "engines", write, index, questions)
+    if not args.skip_ray:
+        ray_part(table, col, index, args.ratio_chunks, args.backend)
     sentence_bytes = lat["sentence_bytes"]
     table.put(
         col,
@@ -259,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"news data not found at {NEWS}; pass --skip-news")
     _fresh_workdir(args.workdir)
     os.environ.setdefault("QA_CACHE_DIR", str(args.workdir / "models"))
-    columns = ([] if args.skip_news else ["news (609 art.)"]) + (
+    corpora = ([] if args.skip_news else ["news (609 art.)"]) + (
         [] if args.skip_large else [f"synthetic ({args.large_chunks // 1000}k)"]
     )
+    milvus = [] if args.skip_milvus else [f"{c}, milvus-lite" for c in corpora]
+    columns = [c for pair in zip(corpora, milvus) for c in pair] if milvus else corpora
     table = Table(columns or ["-"])
     started = time.perf_counter()
     export = in_child(step_export, args.backend)
