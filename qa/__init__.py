@@ -29,6 +29,7 @@ _EXPORTS = {
     "IndexWriter": "qa.index.base",
     "Filters": "qa.index.base",
     "iso_day": "qa.text.dates",
+    "lead_sentence": "qa.text.sentences",
     "Reranker": "qa.search.rerank",
     "Reader": "qa.answer.base",
     "Article": "qa.records",
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
     )
     from qa.search.rerank import Reranker
     from qa.text.dates import iso_day
+    from qa.text.sentences import lead_sentence
 
 
 def __getattr__(name: str) -> Any:
