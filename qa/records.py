@@ -183,8 +183,8 @@ def _where_md(p: Passage, leads: Mapping[str, str], start: int, end: int) -> str
         _flat(p.source or "outlet unknown"),
         p.published or "date unknown",
     ]
-    if p.url:
-        parts.append(f"<{_flat(p.url)}>")
+    if p.url and p.url.strip().lower().startswith(("http://", "https://")):
+        parts.append(f"<{_flat(p.url)}>")  # only web links: no javascript: link in a paste
     parts.append(f"`{p.path or p.article_id}:{start}-{end}`")
     return " · ".join(parts)
 

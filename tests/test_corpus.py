@@ -154,3 +154,15 @@ def test_missing_corpus_raises():
 
     with pytest.raises(qa.CorpusNotFoundError, match="corpus not found"):
         load_corpus("/nonexistent/corpus")
+
+
+def test_an_article_without_a_headline_keeps_title_none():
+    from conftest import SEED
+
+    import qa
+
+    loaded = {a.id: a for a in qa.load_corpus(SEED).articles}
+    untitled = loaded["004_249214cac3478a04"]
+    assert untitled.title is None
+    assert qa.lead_sentence(untitled.text).startswith("ERBIL, Kurdistan Region - The Iraqi")
+    assert qa.display_title(None, "Lead") == "Lead (no headline)"

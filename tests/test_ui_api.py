@@ -307,7 +307,12 @@ def test_cards_escape_article_text_and_drop_unsafe_links():
         "<mark>The &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; quote &amp; more.</mark>"
         in html
     )
-    assert '<span class="qa-ref">[1]</span>' in html
+    assert (
+        'title="&lt;img src=x onerror=alert(1)&gt; · Evil &quot;Outlet&quot; · 2024-01-02">[1]'
+        in html
+    )
+    markdown = html.split('<div class="qa-md qa-hidden">', 1)[1].split("</div>", 1)[0]
+    assert "<" not in markdown and "&lt;script&gt;" in markdown  # the copied Markdown, escaped
     assert "\n" not in html  # one Markdown HTML block
 
 
@@ -352,16 +357,30 @@ def test_timeline_places_dated_sources_and_lists_the_rest():
     from ui import render, timeline
 
     def ref(n: int, published: str | None, source: str | None = "Outlet") -> render.Ref:
-        return render.Ref(n, f"[{n}]", f"a{n}", 0, 5, source, published, f"quote {n} *bold*")
+        return render.Ref(
+            n, f"[{n}]", f"T{n}", f"a{n}", 0, 5, source, published, f"quote {n} *bold*"
+        )
 
     refs = [ref(1, "2024-03-03"), ref(2, None, None), ref(3, "2019-12-31T08:00"), ref(4, "2024")]
-    data, x_lim = timeline.frame(refs)
-    assert list(data["source"]) == ["[1] Outlet", "[3] Outlet"]
-    assert list(data["date_text"]) == ["2024-03-03", "2019-12-31"]
+    also = qa.Passage("b", None, "Other", "2021-05-05", None, "b.txt", 0, 9, "Lead here.", 1.0)
+    again = qa.Passage("a1", "T1", "Outlet", "2024-03-03", None, "a1.txt", 0, 5, "x", 1.0)
+    found = timeline.points(refs, [again, also], {"b": "Lead here"})
+    assert [p.cited for p in found] == [True, True, True, True, False]  # a1 counted once
+    data, x_lim = timeline.frame(found)
+    assert list(data["source"]) == ["[1] Outlet", "[3] Outlet", "Other"]
+    assert list(data["kind"]) == [timeline.CITED, timeline.CITED, timeline.RETRIEVED]
+    assert list(data["date_text"]) == ["2024-03-03", "2019-12-31", "2021-05-05"]
     assert x_lim is not None and x_lim[0] < data["date"].min().timestamp() < x_lim[1]
-    listing = timeline.listing(refs)
+    listing = timeline.listing(found)
     assert (
-        listing.index("2019-12-31") < listing.index("2024-03-03") < listing.index("Without a date")
+        listing.index("2019-12-31")
+        < listing.index("2021-05-05")
+        < listing.index("2024-03-03")
+        < listing.index("Without a date")
     )
     assert "[2] outlet unknown" in listing.replace("\\", "") and "\\*bold\\*" in listing
+    assert (
+        "Lead here (no headline)" in listing.replace("\\", "")
+        and "5 articles searched, 4 cited" in listing
+    )
     assert timeline.frame([])[1] is None
