@@ -166,6 +166,9 @@ def _index_summary(corpus: str, report: Any) -> str:
     lines += [f"    {s}" for s in report.skipped[:_MAX_SKIPPED_SHOWN]]
     if len(report.skipped) > _MAX_SKIPPED_SHOWN:
         lines.append(f"    ... and {len(report.skipped) - _MAX_SKIPPED_SHOWN} more")
+    if report.notes:
+        lines.append(f"  notes     {len(report.notes)}")
+        lines += [f"    {n}" for n in report.notes[:_MAX_SKIPPED_SHOWN]]
     if report.full_rebuild_reason:
         lines.append(f"  rebuilt   {report.full_rebuild_reason}")
     lines.append(f"  time      {report.seconds:.1f} s")
