@@ -102,6 +102,7 @@ BAD_FILES = {
     "empty.txt": (b"", "no article text"),
     "blank.txt": (b"   \n\t\n  ", "no article text"),
     "binary.txt": (b"abc\x00\x01\x02def", "binary data"),
+    "halfutf16.txt": (b"\xff\xfe broken", "not valid UTF-16"),
     "undecodable.txt": (bytes(range(0x80, 0x100)) * 3, "no known encoding fits"),
     "broken.json": (b'{"id": "x", "body": ', "malformed JSON"),
     "wrongtype.json": (b'{"id": "x", "body": ["not", "text"]}', "field 'body' must be a string"),

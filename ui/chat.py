@@ -307,6 +307,7 @@ class Chat:
             f"{len(report.unchanged)} unchanged; {report.chunks_embedded} passages embedded. "
             f"Now {report.articles} articles."
         ]
+        lines += [f"✓ {n}" for n in report.notes if n.split(": ", 1)[0] in names]
         mine = [s for s in report.skipped if s.path in names]
         lines += [f"✗ skipped by the indexer: {s}" for s in mine[:_MAX_LISTED]]
         if len(mine) > _MAX_LISTED:

@@ -187,6 +187,13 @@ def _decode(data: bytes, *, html: bool = False) -> tuple[str, str | None]:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise _Bad(
+                "starts with a UTF-16 byte-order mark but is not valid UTF-16; re-save it as UTF-8"
+            ) from None
     declared = _META_CHARSET.search(data[:4096]) if html else None
     if declared:
         name = declared[1].decode("ascii").lower()
