@@ -20,7 +20,7 @@ from qa.answer.base import Reader
 from qa.answer.extractive import ExtractiveReader
 from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
-from qa.errors import IndexMismatchError, QuestionError
+from qa.errors import IndexMismatchError, QuestionError, SettingsError
 from qa.index.base import ArticleQuery, Filters, IndexReader
 from qa.index.factory import open_reader
 from qa.records import Answer, Article, ArticlePage, BuildReport, Passage
@@ -223,13 +223,19 @@ class Assistant:
         Raises:
             SettingsError: a bad date, sort, offset or limit.
         """
+        try:
+            offset, limit = int(offset), int(limit)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(
+                f"offset and limit must be whole numbers (got {offset!r}, {limit!r})"
+            ) from None
         query = ArticleQuery(
             text=text or "",
             filters=Filters.of(sources, since, until),
             sort=sort,
             descending=descending,
-            offset=int(offset),
-            limit=int(limit),
+            offset=offset,
+            limit=limit,
         )
         return self.index.articles(query)
 

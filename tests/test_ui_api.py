@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import SEED as SEED_DIR
 
 import qa
 from ui.uploads import MAX_UPLOAD_BYTES, UploadRejected, safe_name, save_upload
@@ -384,3 +385,46 @@ def test_timeline_places_dated_sources_and_lists_the_rest():
         and "5 articles searched, 4 cited" in listing
     )
     assert timeline.frame([])[1] is None
+
+
+def test_removal_moves_files_into_the_bin_and_back_never_outside(tmp_path):
+    from ui.archive import Removal
+    from ui.forms import InputError
+
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "a.txt").write_text("first")
+    (tmp_path / "outside.txt").write_text("not ours")
+    removal = Removal(corpus)
+    assert removal.remove("sub/a.txt") == corpus / ".removed" / "sub" / "a.txt"
+    (corpus / "sub" / "a.txt").write_text("second, same name")
+    assert removal.remove("sub/a.txt").name == "a~2.txt"  # the first one is kept
+    assert removal.removed() == ["sub/a.txt", "sub/a~2.txt"]
+    for bad in ("../outside.txt", ".removed/sub/a.txt", "missing.txt"):
+        with pytest.raises(InputError):
+            removal.remove(bad)
+    with pytest.raises(InputError):
+        removal.restore("../../outside.txt")
+    assert removal.restore("sub/a~2.txt") == corpus / "sub" / "a.txt"
+    assert (corpus / "sub" / "a.txt").read_text() == "second, same name"
+    with pytest.raises(InputError, match="in the corpus again"):
+        removal.restore("sub/a.txt")  # its place is taken: nothing is overwritten
+    assert (tmp_path / "outside.txt").read_text() == "not ours"
+
+
+def test_the_archive_listing_pages_and_counts(seed_index, tmp_path):
+    from ui import archive
+    from ui.chat import Chat
+
+    shelf = archive.ArchiveTab(Chat(qa.Assistant.open(seed_index), SEED_DIR, uploads=False))
+    table, note, months, outlets, number, ids = shelf.listing("", [], "", "", "Title", False, 9)
+    assert number == 1 and len(ids) == 5 and "of **5** matching" in note
+    assert "Remove" not in table  # read-only: listing only
+    assert table.index("Iran-backed") < table.index("Iraq denies") < table.index("(no headline)")
+    assert set(months["set"]) == {archive.IN_FILTER, archive.REST}
+    _, note, months, _, _, ids = shelf.listing("", ["Rudaw"], "", "", "Date", True, 1)
+    assert len(ids) == 1 and months["articles"].sum() == 2  # both dated months, none matching
+    _, note, *_ = shelf.listing("", [], "2024-13-01", "", "Date", True, 1)
+    assert note.startswith("⚠️")
+    for odd in (float("inf"), "x", None, -3):
+        assert shelf.listing("", [], "", "", "Date", True, odd)[4] == 1

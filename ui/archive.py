@@ -160,6 +160,14 @@ class Removal:
         return free
 
 
+def _page_number(value: Any) -> int:
+    """A page number from the box: a whole number from 1 (anything else is page 1)."""
+    try:
+        return min(max(1, int(value or 1)), 10**9)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
 def _original(name: str) -> str:
     """The corpus path of a removed file ("a~2.txt" was a second "a.txt")."""
     path = Path(name)
@@ -179,6 +187,7 @@ class ArchiveTab:
     def __init__(self, chat: Any) -> None:
         self.chat = chat
         self.removal = Removal(chat.corpus_dir)
+        self._whole_counts: tuple[Any, Any] | None = None  # (index version, counts)
 
     def listing(
         self,
@@ -196,17 +205,13 @@ class ArchiveTab:
             since_iso, until_iso = forms.date_range(since, until)
             options = {"text": text or "", "sources": forms.outlets(outlets)}
             options |= {"since": since_iso, "until": until_iso}
-            counted = self.chat.assistant.articles(**options, limit=0)
-            last = max(1, -(-counted.total // PAGE_SIZE))
-            number = min(max(1, int(page_no or 1)), last)
-            page = self.chat.assistant.articles(
-                **options,
-                sort=SORTS.get(sort, "published"),
-                descending=bool(newest_first),
-                offset=(number - 1) * PAGE_SIZE,
-                limit=PAGE_SIZE,
-            )
-            whole = self.chat.assistant.articles(limit=0)
+            number = _page_number(page_no)
+            page = self._page(options, sort, newest_first, number)
+            last = max(1, -(-page.total // PAGE_SIZE))
+            if number > last:  # past the end (the filter matches fewer now): the last page
+                number = last
+                page = self._page(options, sort, newest_first, number)
+            whole = self._whole()
         except (qa.QAError, forms.InputError) as exc:
             note = f"⚠️ {render.md_escape(self.chat.public(exc))}"
             return gr.skip(), note, gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -214,6 +219,22 @@ class ArchiveTab:
         note = page_note(page, whole.total) + f" Page {number} of {last}."
         ids = [r.id for r in page.rows]
         return table, note, by_month(whole, page), by_outlet(whole, page), number, ids
+
+    def _page(self, options: dict[str, Any], sort: str, newest_first: bool, number: int) -> Any:
+        return self.chat.assistant.articles(
+            **options,
+            sort=SORTS.get(sort, "published"),
+            descending=bool(newest_first),
+            offset=(number - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+
+    def _whole(self) -> Any:
+        """The whole archive's counts, kept until the index changes (one query per version)."""
+        version = self.chat.assistant.stats().get("generation")
+        if self._whole_counts is None or self._whole_counts[0] != version:
+            self._whole_counts = (version, self.chat.assistant.articles(limit=0))
+        return self._whole_counts[1]
 
     @staticmethod
     def _row(value: str, ids: list[str] | None) -> str | None:

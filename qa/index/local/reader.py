@@ -25,7 +25,7 @@ _ORDER = {
     "published": "substr(a.published, 1, 10)",
     "title": "lower(a.title)",
     "source": "lower(a.source)",
-    "passages": "passages",
+    "passages": "coalesce(n.passages, 0)",
     "id": "a.id",
 }
 _LEAD_SOURCE_CHARS = 4000  # of each listed article's text: where its lead sentence is
@@ -175,14 +175,31 @@ class LocalIndex:
         )
         order = _ORDER[query.sort]
         direction = "DESC" if query.descending else "ASC"
-        page = self._gen.select(
-            "SELECT a.id, a.title, a.source, a.published, a.path, "
-            "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id) AS passages, "
-            f"substr(a.text, 1, {_LEAD_SOURCE_CHARS}) FROM articles a WHERE {where} "
+        counts = (
+            "LEFT JOIN (SELECT article_id, count(*) AS passages FROM chunks GROUP BY article_id) "
+            "n ON n.article_id = a.id "
+            if query.sort == "passages"
+            else ""
+        )
+        # the page's ids first (only the sort key is read for the rows skipped), then its rows
+        ids = self._gen.select(
+            f"SELECT a.id FROM articles a {counts}WHERE {where} "
             f"ORDER BY ({order}) IS NULL OR ({order}) = '', ({order}) {direction}, a.id "
             "LIMIT ? OFFSET ?",
             (*args, query.limit, query.offset),
         )
+        found = {
+            row[0]: row
+            for row in self._gen.select(
+                "SELECT a.id, a.title, a.source, a.published, a.path, "
+                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), "
+                "CASE WHEN coalesce(a.title, '') = '' "
+                f"THEN substr(a.text, 1, {_LEAD_SOURCE_CHARS}) ELSE '' END "
+                f"FROM articles a WHERE a.id IN ({','.join('?' * len(ids))})",
+                tuple(i for (i,) in ids),
+            )
+        }
+        page = [found[i] for (i,) in ids if i in found]
         return ArticlePage(
             rows=tuple(
                 ArticleSummary(*row[:6], lead=lead_sentence(row[6]) if not row[1] else "")
