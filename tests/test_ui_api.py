@@ -388,8 +388,8 @@ def test_timeline_places_dated_sources_and_lists_the_rest():
 
 
 def test_removal_moves_files_into_the_bin_and_back_never_outside(tmp_path):
-    from ui.archive import Removal
     from ui.forms import InputError
+    from ui.removal import Removal
 
     corpus = tmp_path / "corpus"
     (corpus / "sub").mkdir(parents=True)

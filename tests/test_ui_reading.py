@@ -133,6 +133,17 @@ def test_markers_open_their_source_and_answers_copy_as_markdown(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
 
+    # the timeline lists every article searched, the cited ones marked
+    page.click("#qa-tab-timeline-button")
+    listing = page.locator("#qa-timeline-list")
+    expect(listing).to_contain_text("(cited)")
+    expect(listing).to_contain_text("articles searched, 1 cited")
+
+    # a new conversation: the examples are back, the downloads gone
+    page.get_by_role("button", name="New conversation").click()
+    expect(example).to_be_visible()
+    expect(page.locator("#qa-download-md")).to_be_hidden()
+
 
 def test_archive_lists_filters_removes_and_restores(page, served):
     from playwright.sync_api import expect
@@ -144,13 +155,13 @@ def test_archive_lists_filters_removes_and_restores(page, served):
     expect(page.locator("#qa-archive-note")).to_contain_text("of 5 matching")
     expect(rows.first).to_contain_text("Aletho News")  # newest first
     expect(page.locator("#qa-archive-table")).to_contain_text("(no headline)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "archive.png"), full_page=True)
 
     page.fill("#qa-archive-text textarea, #qa-archive-text input", "denies")
     page.press("#qa-archive-text textarea, #qa-archive-text input", "Enter")
     expect(rows).to_have_count(2)
     expect(page.locator("#qa-archive-note")).to_contain_text("of 2 matching")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "archive.png"), full_page=True)
 
     # opening one shows it in the viewer
     rows.filter(has_text="Aletho News").locator(".qa-open").click()
@@ -190,6 +201,7 @@ def test_a_phone_renders_the_chat_usable(browser, served):
         assert width <= 400  # nothing wider than the screen: no sideways scrolling
         box = page.locator("#qa-question textarea").bounding_box()
         assert box["width"] > 200
+        page.wait_for_timeout(500)  # the chat scrolls itself to the end first
         answer.evaluate("e => e.scrollIntoView({block: 'start'})")  # the answer, not the end
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ import pandas as pd
 
 import qa
 from ui import forms, render
+from ui.removal import REMOVED, Removal
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 25  # rows on one page of the listing
-REMOVED = ".removed"  # inside the corpus folder; hidden, so the corpus loader skips it
 _TOP_OUTLETS = 12  # bars in the per-outlet chart
 SORTS = {
     "Date": "published",
@@ -98,87 +97,12 @@ def by_outlet(whole: Any, page: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outlet", "set", "articles"])
 
 
-class Removal:
-    """Moves article files out of the corpus into ``.removed/`` and back."""
-
-    def __init__(self, corpus: Path) -> None:
-        self.corpus = corpus
-        self.bin = corpus / REMOVED
-
-    def remove(self, path: str) -> Path:
-        """Move the corpus file ``path`` into the bin; returns where it went.
-
-        Raises:
-            forms.InputError: the file is not in the corpus folder.
-        """
-        source = self._inside(self.corpus, path)
-        target = self._free(self.bin / path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(source, target)
-        return target
-
-    def restore(self, name: str) -> Path:
-        """Move ``name`` (a path inside the bin) back to its place in the corpus.
-
-        Raises:
-            forms.InputError: nothing of that name was removed, or its place is taken.
-        """
-        source = self._inside(self.bin, name)
-        target = self.corpus / _original(name)
-        if target.exists():
-            raise forms.InputError(
-                f"{_original(name)} is in the corpus again (a newer file of that name); "
-                "rename one of them first"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(source, target)
-        return target
-
-    def removed(self) -> list[str]:
-        """Files in the bin, as paths inside it."""
-        if not self.bin.is_dir():
-            return []
-        files = (p for p in self.bin.rglob("*") if p.is_file())
-        return sorted(p.relative_to(self.bin).as_posix() for p in files)
-
-    def _inside(self, folder: Path, rel: str) -> Path:
-        path = (folder / rel).resolve()
-        if not path.is_file() or not path.is_relative_to(folder.resolve()):
-            raise forms.InputError(f"{rel} is not a file in {_where(folder, self.corpus)}")
-        if folder == self.corpus and path.is_relative_to(self.bin.resolve()):
-            raise forms.InputError(f"{rel} was removed already")
-        return path
-
-    @staticmethod
-    def _free(target: Path) -> Path:
-        """``target``, or ``name~2.txt`` and so on when a removed file has that name."""
-        n = 2
-        free = target
-        while free.exists():
-            free = target.with_name(f"{target.stem}~{n}{target.suffix}")
-            n += 1
-        return free
-
-
 def _page_number(value: Any) -> int:
     """A page number from the box: a whole number from 1 (anything else is page 1)."""
     try:
         return min(max(1, int(value or 1)), 10**9)
     except (TypeError, ValueError, OverflowError):
         return 1
-
-
-def _original(name: str) -> str:
-    """The corpus path of a removed file ("a~2.txt" was a second "a.txt")."""
-    path = Path(name)
-    stem, tilde, n = path.stem.rpartition("~")
-    if tilde and n.isdigit():
-        return path.with_name(stem + path.suffix).as_posix()
-    return name
-
-
-def _where(folder: Path, corpus: Path) -> str:
-    return "the removed articles" if folder != corpus else "the corpus folder"
 
 
 class ArchiveTab:
@@ -301,7 +225,7 @@ class ArchiveTab:
         return self._done(lines)
 
     def _apply(self, move: Any, name: str, progress: Any, verb: str) -> list[str]:
-        missing, _ = self.chat._indexed_articles()
+        missing, _ = self.chat.indexed_articles()
         if missing:
             return [
                 f"✗ nothing {verb}: {render.count(missing, 'indexed article')} not in the "
@@ -312,11 +236,11 @@ class ArchiveTab:
         except (forms.InputError, OSError) as exc:
             return [f"✗ nothing {verb}: {self.chat.public(exc)}"]
         where = f"{REMOVED}/" if verb == "removed" else "the corpus folder"
-        return [f"✓ {name} {verb} (now in {where})", *self.chat._reindex(progress, set())]
+        return [f"✓ {name} {verb} (now in {where})", *self.chat.reindex(progress, set())]
 
     def _done(self, lines: list[str]) -> tuple[Any, ...]:
         summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
         names = self.removal.removed()
         removed = gr.Dropdown(choices=names, value=names[0] if names else None)
-        outlets = gr.Dropdown(choices=self.chat._sources())
+        outlets = gr.Dropdown(choices=self.chat.outlets())
         return summary, gr.Row(visible=False), self.chat.status(), removed, outlets

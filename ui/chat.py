@@ -249,10 +249,10 @@ class Chat:
             with self.update_lock:
                 lines = self._take(files, progress)
         summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
-        return summary, self.status(), gr.Dropdown(choices=self._sources()), None
+        return summary, self.status(), gr.Dropdown(choices=self.outlets()), None
 
     def _take(self, files: list[str], progress: Any) -> list[str]:
-        missing, known = self._indexed_articles()
+        missing, known = self.indexed_articles()
         if missing:
             return [
                 f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
@@ -270,10 +270,10 @@ class Chat:
                     lines.append(f"✗ not saved: {self.public(exc)}")
         lines += [f"✓ {s}" for s in saved]
         if any(s.status != "unchanged" for s in saved):
-            lines[:0] = self._reindex(progress, {s.name for s in saved})
+            lines[:0] = self.reindex(progress, {s.name for s in saved})
         return lines
 
-    def _indexed_articles(self) -> tuple[int, dict[str, Any]]:
+    def indexed_articles(self) -> tuple[int, dict[str, Any]]:
         """How many indexed articles an update from corpus_dir would remove (0 if it matches),
         and the indexed articles of corpus_dir by the SHA-256 of their stored text."""
         try:
@@ -284,7 +284,7 @@ class Chat:
         missing = int(self.assistant.stats().get("articles", 0)) - len(stored)
         return missing, {a.sha256: a for a in stored}
 
-    def _reindex(self, progress: Any, names: set[str]) -> list[str]:
+    def reindex(self, progress: Any, names: set[str]) -> list[str]:
         """Update the index (the caller holds update_lock); lines for the summary, with the
         files the indexer skipped among ``names`` (the others were there before)."""
 
@@ -333,7 +333,8 @@ class Chat:
             parts.append(f"index updated {esc(render.when(s['built_at']))}")
         return " · ".join(parts)
 
-    def _sources(self) -> list[str]:
+    def outlets(self) -> list[str]:
+        """The indexed outlets, for the outlet pickers."""
         return list(self.assistant.sources())
 
     def refresh(self) -> tuple[Any, ...]:
@@ -341,7 +342,7 @@ class Chat:
         the example questions."""
         return (
             self.status(),
-            gr.Dropdown(choices=self._sources()),
+            gr.Dropdown(choices=self.outlets()),
             gr.Chatbot(examples=self.examples() or None),
         )
 
