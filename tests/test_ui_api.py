@@ -428,3 +428,28 @@ def test_the_archive_listing_pages_and_counts(seed_index, tmp_path):
     assert note.startswith("⚠️")
     for odd in (float("inf"), "x", None, -3):
         assert shelf.listing("", [], "", "", "Date", True, odd)[4] == 1
+
+
+def test_an_answer_keeps_three_cards_open_and_folds_the_rest():
+    from ui import render
+
+    text = "One. Two. Three. Four. Five."
+    cites = tuple(
+        qa.Citation(
+            *(f"a{n}", None if n == 5 else f"Title {n}", "Outlet", f"2024-01-0{n}", None),
+            *(f"a{n}.txt", 0, len(text), text, 1.0),
+            n=n,
+            quote=text[:4],
+            quote_start=0,
+            quote_end=4,
+        )
+        for n in range(1, 6)
+    )
+    answer = qa.Answer("q", "One. [1] Two. [2] Three. [3] Four. [4] Five. [5]", False, None, cites)
+    html = render.answer_html(answer, turn="ab12", leads={"a5": "The lead"})
+    head, folded = html.split('<details class="qa-more"><summary>show 2 more</summary>')
+    assert head.count('class="qa-card"') == 3 and folded.count('class="qa-card"') == 2
+    assert html.index('class="qa-text"') < html.index('class="qa-card"')  # the answer first
+    assert 'class="qa-ref qa-key-ab12-2" role="button"' in html
+    assert 'title="Title 2 · Outlet · 2024-01-02"' in html
+    assert "The lead (no headline)" in folded
