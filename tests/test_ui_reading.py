@@ -4,6 +4,7 @@ article, and use it on a phone. One server and one browser for the module."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -129,6 +130,10 @@ def test_markers_open_their_source_and_answers_copy_as_markdown(page):
         page.click("#qa-download-md")
     saved = Path(download.value.path()).read_text(encoding="utf-8")
     assert markdown.strip() in saved
+    with page.expect_download() as download:
+        page.click("#qa-download-json")
+    turns = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))["turns"]
+    assert [t["question"] for t in turns] == [STRIKE] and turns[0]["citations"]
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)

@@ -6,6 +6,7 @@ session; one index update runs at a time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -138,12 +139,26 @@ class Chat:
         return picker, self.view(index, refs)
 
     def _exported(self, entries: list[dict[str, Any]]) -> tuple[Any, Any]:
-        """The conversation as Markdown and JSON files, for the two download buttons."""
+        """The conversation as Markdown and JSON files, for the two download buttons (hidden
+        when the files cannot be written: the answer is shown all the same)."""
+        try:
+            md, js = self._write_conversation(entries)
+        except OSError:
+            log.exception("cannot write the conversation files")
+            hidden = gr.DownloadButton(visible=False)
+            return hidden, hidden
+        return gr.DownloadButton(value=str(md), visible=True), gr.DownloadButton(
+            value=str(js), visible=True
+        )
+
+    @staticmethod
+    def _write_conversation(entries: list[dict[str, Any]]) -> tuple[Path, Path]:
         folder = Path(tempfile.gettempdir()) / "qa-conversations"
         folder.mkdir(exist_ok=True)
         for old in folder.iterdir():  # a day's conversations would otherwise pile up
-            if old.stat().st_mtime < time.time() - _EXPORT_TTL_S:
-                old.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # another session may remove it first
+                if old.stat().st_mtime < time.time() - _EXPORT_TTL_S:
+                    old.unlink()
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         stem = folder / f"conversation-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         markdown = f"# Conversation with the news archive ({now:%Y-%m-%d %H:%M} UTC)\n\n"
@@ -155,9 +170,7 @@ class Chat:
             json.dumps({"exported": now.isoformat(), "turns": turns}, ensure_ascii=False, indent=2),
             encoding="utf-8",
         )
-        return gr.DownloadButton(value=str(md), visible=True), gr.DownloadButton(
-            value=str(js), visible=True
-        )
+        return md, js
 
     def examples(self) -> list[dict[str, str]]:
         """Example questions for the empty chat, made from the newest titled articles."""

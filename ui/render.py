@@ -100,7 +100,7 @@ def answer_html(answer: Any, *, turn: str = "", leads: dict[str, str] | None = N
 
     Args:
         answer: A ``qa.Answer``.
-        turn: This turn's key; a marker's ``data-ref`` is "turn:n" (see ``ui.scripts``).
+        turn: This turn's key; marker n carries the class "qa-key-<turn>-<n>" (``ui.scripts``).
         leads: Lead sentences of untitled articles (``qa.Assistant.leads``).
 
     Returns:
