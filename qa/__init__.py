@@ -29,6 +29,7 @@ _EXPORTS = {
     "IndexWriter": "qa.index.base",
     "Filters": "qa.index.base",
     "iso_day": "qa.text.dates",
+    "lead_sentence": "qa.text.sentences",
     "Reranker": "qa.search.rerank",
     "Reader": "qa.answer.base",
     "Article": "qa.records",
@@ -37,6 +38,9 @@ _EXPORTS = {
     "Passage": "qa.records",
     "Citation": "qa.records",
     "Answer": "qa.records",
+    "ArticleSummary": "qa.records",
+    "ArticlePage": "qa.records",
+    "display_title": "qa.records",
     "Skipped": "qa.records",
     "QAError": "qa.errors",
     "IndexNotFoundError": "qa.errors",
@@ -72,9 +76,21 @@ if TYPE_CHECKING:
     from qa.index.base import Filters, IndexReader, IndexWriter
     from qa.index.build import build_index
     from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, SUPPORTED_SUFFIXES, load_corpus
-    from qa.records import Answer, Article, BuildReport, Chunk, Citation, Passage, Skipped
+    from qa.records import (
+        Answer,
+        Article,
+        ArticlePage,
+        ArticleSummary,
+        BuildReport,
+        Chunk,
+        Citation,
+        Passage,
+        Skipped,
+        display_title,
+    )
     from qa.search.rerank import Reranker
     from qa.text.dates import iso_day
+    from qa.text.sentences import lead_sentence
 
 
 def __getattr__(name: str) -> Any:

@@ -20,12 +20,13 @@ from qa.answer.base import Reader
 from qa.answer.extractive import ExtractiveReader
 from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
-from qa.errors import IndexMismatchError, QuestionError
-from qa.index.base import Filters, IndexReader
+from qa.errors import IndexMismatchError, QuestionError, SettingsError
+from qa.index.base import ArticleQuery, Filters, IndexReader
 from qa.index.factory import open_reader
-from qa.records import Answer, Article, BuildReport, Passage
+from qa.records import Answer, Article, ArticlePage, BuildReport, Passage
 from qa.search.rerank import Reranker
 from qa.search.retriever import Retriever
+from qa.text.sentences import lead_sentence
 
 MAX_QUESTION_CHARS = 1000
 # A short question that leans on the conversation ("when was that?", "what did he say?").
@@ -189,6 +190,54 @@ class Assistant:
     def article(self, article_id: str) -> Article | None:
         """The stored, cleaned article (text and metadata), or None if the index lacks it."""
         return self.index.article(article_id)
+
+    def leads(self, answer: Answer) -> dict[str, str]:
+        """The lead sentence of each untitled article an answer cites or lists, by id: what
+        ``Answer.to_markdown(leads=...)`` and a display show in place of the missing title."""
+        untitled = {p.article_id for p in (*answer.citations, *answer.related) if not p.title}
+        found = {i: self.article(i) for i in sorted(untitled)}
+        return {i: lead_sentence(a.text) for i, a in found.items() if a is not None}
+
+    def articles(
+        self,
+        *,
+        text: str = "",
+        sources: Sequence[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sort: str = "published",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ArticlePage:
+        """A page of the indexed articles, with the number matching and their counts by month
+        and outlet (over all matching articles, not only the page).
+
+        Args:
+            text: Only articles whose title or file path contains it (ASCII case ignored).
+            sources, since, until: Filters, as in ``retrieve``.
+            sort: "published", "title", "source", "passages" or "id"; missing values last.
+            descending: Largest (newest) first.
+            offset, limit: The slice of the sorted articles (limit 0 to 500).
+
+        Raises:
+            SettingsError: a bad date, sort, offset or limit.
+        """
+        try:
+            offset, limit = int(offset), int(limit)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(
+                f"offset and limit must be whole numbers (got {offset!r}, {limit!r})"
+            ) from None
+        query = ArticleQuery(
+            text=text or "",
+            filters=Filters.of(sources, since, until),
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
+        return self.index.articles(query)
 
     def sources(self) -> list[str]:
         """The outlets of the indexed articles, sorted."""

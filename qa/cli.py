@@ -68,7 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", help="only this outlet (repeatable)")
     p.add_argument("--since", help="published on or after YYYY-MM-DD")
     p.add_argument("--until", help="published on or before YYYY-MM-DD")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="how to print the answer (markdown: as the web chat's copy button gives it)",
+    )
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (--format json)")
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
@@ -172,6 +178,9 @@ def _index_summary(corpus: str, report: Any) -> str:
     lines += [f"    {s}" for s in report.skipped[:_MAX_SKIPPED_SHOWN]]
     if len(report.skipped) > _MAX_SKIPPED_SHOWN:
         lines.append(f"    ... and {len(report.skipped) - _MAX_SKIPPED_SHOWN} more")
+    if report.notes:
+        lines.append(f"  notes     {len(report.notes)}")
+        lines += [f"    {n}" for n in report.notes[:_MAX_SKIPPED_SHOWN]]
     if report.full_rebuild_reason:
         lines.append(f"  rebuilt   {report.full_rebuild_reason}")
     lines.append(f"  time      {report.seconds:.1f} s")
@@ -187,14 +196,17 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     answer = assistant.ask(
         args.question, k=args.k, sources=args.source, since=args.since, until=args.until
     )
-    if args.json:
+    leads = assistant.leads(answer)
+    if args.json or args.format == "json":
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    elif args.format == "markdown":
+        print(answer.to_markdown(leads=leads), end="")
     else:
-        print(_format_answer(answer))
+        print(_format_answer(answer, leads))
     return 0
 
 
-def _format_answer(answer: Any) -> str:
+def _format_answer(answer: Any, leads: dict[str, str] | None = None) -> str:
     lines = [f"Note: {notice}" for notice in answer.notices]
     lines += [answer.text, ""]
     if answer.abstained:
@@ -202,18 +214,21 @@ def _format_answer(answer: Any) -> str:
         if answer.related:
             lines += ["", "Closest passages:"]
             for n, p in enumerate(answer.related, start=1):
-                lines.append(f"  {n}. {_where(p)}")
+                lines.append(f"  {n}. {_where(p, leads)}")
                 lines.append(f"     {_short(p.text)}")
         return "\n".join(lines)
     lines.append("Sources:")
     for c in answer.citations:
-        lines.append(f"  [{c.n}] {_where(c)}")
+        lines.append(f"  [{c.n}] {_where(c, leads)}")
         lines.append(f"      \u201c{c.quote}\u201d")
     return "\n".join(lines)
 
 
-def _where(p: Any) -> str:
-    parts = [p.title or p.article_id, p.source or "outlet unknown", p.published or "date unknown"]
+def _where(p: Any, leads: dict[str, str] | None = None) -> str:
+    import qa
+
+    title = qa.display_title(p.title, (leads or {}).get(p.article_id))
+    parts = [title, p.source or "outlet unknown", p.published or "date unknown"]
     return " \u00b7 ".join(parts) + f" \u00b7 {p.path}:{p.start}-{p.end}"
 
 

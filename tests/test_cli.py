@@ -99,3 +99,25 @@ def test_serve_finds_the_web_chat_through_its_entry_point():
 
     (web,) = entry_points(group="newsqa.serve")
     assert web.value == "ui.app:serve" and callable(web.load())
+
+
+def test_ask_prints_the_markdown_the_web_chat_copies(seed_index, capsys):
+    import qa
+
+    question = "who denied cooperation in the Palestine Street strike?"
+    assert main(["ask", question, "--index", str(seed_index), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assistant = qa.Assistant.open(seed_index)
+    answer = assistant.ask(question)
+    assert out == answer.to_markdown(leads=assistant.leads(answer))
+    assert out.startswith(f"### {question}\n") and "**Sources**" in out
+    assert "1. “" in out and "`000_0f7bfc05e65b6324.txt:" in out
+
+
+def test_a_source_without_a_headline_shows_its_lead_sentence(seed_index, capsys):
+    question = "Which office condemned the airstrikes in Babil province?"
+    assert main(["ask", question, "--index", str(seed_index), "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "ERBIL, Kurdistan Region - The Iraqi prime minister" in out
+    assert "(no headline) · Rudaw" in out
+    assert "004_249214cac3478a04 ·" not in out  # the file id is not made a title

@@ -102,7 +102,9 @@ BAD_FILES = {
     "empty.txt": (b"", "no article text"),
     "blank.txt": (b"   \n\t\n  ", "no article text"),
     "binary.txt": (b"abc\x00\x01\x02def", "binary data"),
-    "latin1.txt": ("caf\u00e9 cr\u00e8me".encode("latin-1"), "not valid UTF-8"),
+    "utf16.txt": (b"\xff\xfe broken", "UTF-16 byte-order mark"),
+    "broken-utf8.txt": ("caf\u00e9 ".encode() + b"\xe9t\xe9", "not valid UTF-8 (byte 0xe9"),
+    "undecodable.txt": (bytes(range(0x80, 0x100)) * 3, "no known encoding fits"),
     "broken.json": (b'{"id": "x", "body": ', "malformed JSON"),
     "wrongtype.json": (b'{"id": "x", "body": ["not", "text"]}', "field 'body' must be a string"),
     "nobody.json": (b'{"id": "x", "title": "t"}', "missing article text"),
@@ -154,3 +156,78 @@ def test_missing_corpus_raises():
 
     with pytest.raises(qa.CorpusNotFoundError, match="corpus not found"):
         load_corpus("/nonexistent/corpus")
+
+
+def test_an_article_without_a_headline_keeps_title_none():
+    from conftest import SEED
+
+    import qa
+
+    loaded = {a.id: a for a in qa.load_corpus(SEED).articles}
+    untitled = loaded["004_249214cac3478a04"]
+    assert untitled.title is None
+    assert qa.lead_sentence(untitled.text).startswith("ERBIL, Kurdistan Region - The Iraqi")
+    assert qa.display_title(None, "Lead") == "Lead (no headline)"
+
+
+LEGACY = "Le président a déclaré « c’est fini » — l’accord coûte 5 € et les élèves sont là."
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "label"),
+    [
+        ("cp1252.txt", LEGACY.encode("cp1252"), "windows-1252"),
+        (
+            "latin1.txt",
+            "Café crème près de la gare, où l'été est là.".encode("latin-1"),
+            "windows-1252",
+        ),
+        (
+            "meta.html",
+            (
+                '<html><head><meta charset="iso-8859-1"><title>Un été à Mosul</title></head>'
+                "<body><article><p>"
+                + "La ville a célébré la réouverture du pont. " * 8
+                + "</p></article></body></html>"
+            ).encode("latin-1"),
+            "latin-1",
+        ),
+    ],
+)
+def test_legacy_encodings_are_decoded_and_noted(tmp_path, name, data, label):
+    (tmp_path / name).write_bytes(data)
+    result = load_corpus(tmp_path)
+    assert result.skipped == () and len(result.articles) == 1
+    text = result.articles[0].text
+    assert "é" in text and "Ã" not in text
+    if name == "cp1252.txt":
+        assert "’" in text and "€" in text and "«" in text
+    assert result.notes == (f"{name}: decoded as {label}",)
+
+
+def test_a_page_that_lies_about_its_charset_is_skipped(tmp_path):
+    page = '<html><head><meta charset="utf-8"></head><body>caf\xe9</body></html>'
+    (tmp_path / "liar.html").write_bytes(page.encode("latin-1"))
+    bad = b'<html><head><meta charset="x-nonsense"></head><body>caf\xe9</body></html>'
+    (tmp_path / "unknown.html").write_bytes(bad)
+    reasons = {s.path: s.reason for s in load_corpus(tmp_path).skipped}
+    assert "not valid utf-8 as it declares" in reasons["liar.html"]
+    assert "unknown charset 'x-nonsense'" in reasons["unknown.html"]
+
+
+def test_the_build_report_lists_decoded_files(tmp_path, encoder):
+    import qa
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "old.txt").write_bytes(LEGACY.encode("cp1252"))
+    report = qa.build_index(corpus, tmp_path / "index", encoder=encoder)
+    assert report.notes == ("old.txt: decoded as windows-1252",) and report.articles == 1
+
+
+def test_the_loader_skips_removed_articles(tmp_path):
+    (tmp_path / ".removed").mkdir()
+    (tmp_path / ".removed" / "gone.txt").write_text("A removed article about the strike.\n")
+    (tmp_path / "kept.txt").write_text("A kept article about the strike.\n")
+    result = load_corpus(tmp_path)
+    assert [a.id for a in result.articles] == ["kept"] and result.skipped == ()

@@ -129,6 +129,51 @@ def test_the_assistant_answers_through_the_engine(built, encoder):
     assert assistant.ask("What is the boiling point of mercury on Mars?").abstained
 
 
+def test_articles_lists_pages_filters_and_counts(index):
+    from qa.index.base import ArticleQuery
+
+    every = index.articles(ArticleQuery(limit=100))
+    assert every.total == 5 and len(every.rows) == 5 and every.offset == 0
+    assert sum(r.passages for r in every.rows) == index.catalog().chunks
+    # newest first, the undated after them in id order
+    assert [r.published for r in every.rows[:2]] == ["2020-01-16", "2018-06-26"]
+    undated = [r.id for r in every.rows[2:]]
+    assert undated == sorted(undated) and all(r.published is None for r in every.rows[2:])
+    assert every.by_month == (("2018-06", 1), ("2020-01", 1)) and every.undated == 3
+    assert dict(every.by_source) == {"Aletho News": 1, "Rudaw": 1, "": 3}
+    # no headline: title stays None, the lead sentence is given instead
+    untitled = next(r for r in every.rows if r.id.startswith("004"))
+    assert untitled.title is None and untitled.lead.startswith("ERBIL, Kurdistan Region")
+    assert untitled.headline.endswith("(no headline)")
+
+    by_title = index.articles(ArticleQuery(sort="title", descending=False, limit=100)).rows
+    titles = [r.title for r in by_title]
+    assert titles[:4] == sorted(titles[:4], key=str.lower) and titles[4] is None
+    page = index.articles(ArticleQuery(sort="title", descending=False, offset=2, limit=2))
+    assert [r.id for r in page.rows] == [r.id for r in by_title[2:4]] and page.total == 5
+
+    denies = index.articles(ArticleQuery(text="DENIES"))
+    assert {r.id[:3] for r in denies.rows} == {"000", "003"} and denies.total == 2
+    assert index.articles(ArticleQuery(text="249214cac")).total == 1  # the file path matches
+    aletho = index.articles(ArticleQuery(filters=Filters.of(["aletho news"], "2019-01-01")))
+    assert [r.source for r in aletho.rows] == ["Aletho News"]
+    assert aletho.by_month == (("2020-01", 1),) and aletho.undated == 0
+    assert index.articles(ArticleQuery(filters=Filters.of(None, None, "2019-01-01"))).total == 1
+    counted = index.articles(ArticleQuery(limit=0))
+    assert counted.rows == () and counted.total == 5
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"sort": "size"}, "choose one of published"), ({"limit": 501}, "a page is 0 to 500")],
+)
+def test_article_queries_are_checked(fields, message):
+    from qa.index.base import ArticleQuery
+
+    with pytest.raises(qa.SettingsError, match=message):
+        ArticleQuery(**fields)
+
+
 def test_removed_articles_are_gone_and_the_new_version_is_noticed(built, encoder):
     location, corpus = built
     before = open_reader(location)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import SEED as SEED_DIR
 
 import qa
 from ui.uploads import MAX_UPLOAD_BYTES, UploadRejected, safe_name, save_upload
@@ -307,7 +308,12 @@ def test_cards_escape_article_text_and_drop_unsafe_links():
         "<mark>The &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; quote &amp; more.</mark>"
         in html
     )
-    assert '<span class="qa-ref">[1]</span>' in html
+    assert (
+        'title="&lt;img src=x onerror=alert(1)&gt; · Evil &quot;Outlet&quot; · 2024-01-02">[1]'
+        in html
+    )
+    markdown = html.split('<div class="qa-md qa-hidden">', 1)[1].split("</div>", 1)[0]
+    assert "<" not in markdown and "&lt;script&gt;" in markdown  # the copied Markdown, escaped
     assert "\n" not in html  # one Markdown HTML block
 
 
@@ -352,16 +358,98 @@ def test_timeline_places_dated_sources_and_lists_the_rest():
     from ui import render, timeline
 
     def ref(n: int, published: str | None, source: str | None = "Outlet") -> render.Ref:
-        return render.Ref(n, f"[{n}]", f"a{n}", 0, 5, source, published, f"quote {n} *bold*")
+        return render.Ref(
+            n, f"[{n}]", f"T{n}", f"a{n}", 0, 5, source, published, f"quote {n} *bold*"
+        )
 
     refs = [ref(1, "2024-03-03"), ref(2, None, None), ref(3, "2019-12-31T08:00"), ref(4, "2024")]
-    data, x_lim = timeline.frame(refs)
-    assert list(data["source"]) == ["[1] Outlet", "[3] Outlet"]
-    assert list(data["date_text"]) == ["2024-03-03", "2019-12-31"]
+    also = qa.Passage("b", None, "Other", "2021-05-05", None, "b.txt", 0, 9, "Lead here.", 1.0)
+    again = qa.Passage("a1", "T1", "Outlet", "2024-03-03", None, "a1.txt", 0, 5, "x", 1.0)
+    found = timeline.points(refs, [again, also], {"b": "Lead here"})
+    assert [p.cited for p in found] == [True, True, True, True, False]  # a1 counted once
+    data, x_lim = timeline.frame(found)
+    assert list(data["source"]) == ["[1] Outlet", "[3] Outlet", "Other"]
+    assert list(data["kind"]) == [timeline.CITED, timeline.CITED, timeline.RETRIEVED]
+    assert list(data["date_text"]) == ["2024-03-03", "2019-12-31", "2021-05-05"]
     assert x_lim is not None and x_lim[0] < data["date"].min().timestamp() < x_lim[1]
-    listing = timeline.listing(refs)
+    listing = timeline.listing(found)
     assert (
-        listing.index("2019-12-31") < listing.index("2024-03-03") < listing.index("Without a date")
+        listing.index("2019-12-31")
+        < listing.index("2021-05-05")
+        < listing.index("2024-03-03")
+        < listing.index("Without a date")
     )
     assert "[2] outlet unknown" in listing.replace("\\", "") and "\\*bold\\*" in listing
+    assert (
+        "Lead here (no headline)" in listing.replace("\\", "")
+        and "5 articles searched, 4 cited" in listing
+    )
     assert timeline.frame([])[1] is None
+
+
+def test_removal_moves_files_into_the_bin_and_back_never_outside(tmp_path):
+    from ui.forms import InputError
+    from ui.removal import Removal
+
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "a.txt").write_text("first")
+    (tmp_path / "outside.txt").write_text("not ours")
+    removal = Removal(corpus)
+    assert removal.remove("sub/a.txt") == corpus / ".removed" / "sub" / "a.txt"
+    (corpus / "sub" / "a.txt").write_text("second, same name")
+    assert removal.remove("sub/a.txt").name == "a~2.txt"  # the first one is kept
+    assert removal.removed() == ["sub/a.txt", "sub/a~2.txt"]
+    for bad in ("../outside.txt", ".removed/sub/a.txt", "missing.txt"):
+        with pytest.raises(InputError):
+            removal.remove(bad)
+    with pytest.raises(InputError):
+        removal.restore("../../outside.txt")
+    assert removal.restore("sub/a~2.txt") == corpus / "sub" / "a.txt"
+    assert (corpus / "sub" / "a.txt").read_text() == "second, same name"
+    with pytest.raises(InputError, match="in the corpus again"):
+        removal.restore("sub/a.txt")  # its place is taken: nothing is overwritten
+    assert (tmp_path / "outside.txt").read_text() == "not ours"
+
+
+def test_the_archive_listing_pages_and_counts(seed_index, tmp_path):
+    from ui import archive
+    from ui.chat import Chat
+
+    shelf = archive.ArchiveTab(Chat(qa.Assistant.open(seed_index), SEED_DIR, uploads=False))
+    table, note, months, outlets, number, ids = shelf.listing("", [], "", "", "Title", False, 9)
+    assert number == 1 and len(ids) == 5 and "of **5** matching" in note
+    assert "Remove" not in table  # read-only: listing only
+    assert table.index("Iran-backed") < table.index("Iraq denies") < table.index("(no headline)")
+    assert set(months["set"]) == {archive.IN_FILTER, archive.REST}
+    _, note, months, _, _, ids = shelf.listing("", ["Rudaw"], "", "", "Date", True, 1)
+    assert len(ids) == 1 and months["articles"].sum() == 2  # both dated months, none matching
+    _, note, *_ = shelf.listing("", [], "2024-13-01", "", "Date", True, 1)
+    assert note.startswith("⚠️")
+    for odd in (float("inf"), "x", None, -3):
+        assert shelf.listing("", [], "", "", "Date", True, odd)[4] == 1
+
+
+def test_an_answer_keeps_three_cards_open_and_folds_the_rest():
+    from ui import render
+
+    text = "One. Two. Three. Four. Five."
+    cites = tuple(
+        qa.Citation(
+            *(f"a{n}", None if n == 5 else f"Title {n}", "Outlet", f"2024-01-0{n}", None),
+            *(f"a{n}.txt", 0, len(text), text, 1.0),
+            n=n,
+            quote=text[:4],
+            quote_start=0,
+            quote_end=4,
+        )
+        for n in range(1, 6)
+    )
+    answer = qa.Answer("q", "One. [1] Two. [2] Three. [3] Four. [4] Five. [5]", False, None, cites)
+    html = render.answer_html(answer, turn="ab12", leads={"a5": "The lead"})
+    head, folded = html.split('<details class="qa-more"><summary>show 2 more</summary>')
+    assert head.count('class="qa-card"') == 3 and folded.count('class="qa-card"') == 2
+    assert html.index('class="qa-text"') < html.index('class="qa-card"')  # the answer first
+    assert 'class="qa-ref qa-key-ab12-2" role="button"' in html
+    assert 'title="Title 2 · Outlet · 2024-01-02"' in html
+    assert "The lead (no headline)" in folded

@@ -152,7 +152,7 @@ def test_the_same_text_twice_in_one_upload_is_saved_once(served):
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("latin1.txt", "Caf\xe9 au lait près de la gare.".encode("latin-1"), "not valid UTF-8"),
+        ("undecodable.txt", bytes(range(0x80, 0x100)) * 3, "no known encoding fits"),
         (
             "broken.jsonl",
             b'{"body": "A fine first article about the port."}\n{"body": \n',

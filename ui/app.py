@@ -21,7 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402  (after the environment defaults above)
 
 import qa  # noqa: E402
-from ui import forms, limits, render, timeline  # noqa: E402
+from ui import archive_tab, forms, limits, render, scripts, timeline  # noqa: E402
+from ui.archive import ArchiveTab  # noqa: E402
 from ui.chat import DEFAULT_K, Chat  # noqa: E402
 from ui.guard import Guard, GuardSettings  # noqa: E402
 from ui.uploads import (  # noqa: E402
@@ -58,9 +59,9 @@ _SCROLL_TO_CITED = (
     "?.scrollIntoView({block: 'center', behavior: 'smooth'}), 150); }"
 )
 _PLACEHOLDER = (
-    "**Ask a question about the news archive.**<br>"
-    "Answers are sentences quoted word for word from the articles, each marked [n] "
-    "and shown with its source below. Follow-up questions keep the conversation's context.<br>"
+    "**Ask a question about the news archive**, or try one of the questions below.<br>"
+    "Answers are sentences quoted word for word from the articles, each marked [n]: click a "
+    "marker to read its source. Follow-up questions keep the conversation's context.<br>"
     "Filter by outlet or date under **Settings**; add your own files under **Add articles**."
 )
 _PLACEHOLDER_READ_ONLY = _PLACEHOLDER.replace("; add your own files under **Add articles**", "")
@@ -91,17 +92,23 @@ def build_app(
     uploads = forms.uploads_from_env() if uploads is None else uploads
     opened = assistant or qa.Assistant.open(index_dir)
     chat = Chat(opened, Path(corpus_dir), index_dir=index_dir, uploads=uploads)
+    shelf = ArchiveTab(chat)
     with gr.Blocks(
         title="News archive Q&A", analytics_enabled=False, delete_cache=_UPLOAD_CACHE
     ) as app:
         gr.Markdown("## News archive Q&A")
         status = gr.Markdown(chat.status(), elem_id="qa-status")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                ask = _chat_column(chat)
-            with gr.Column(scale=2):
-                view = _side_column(chat)
+        with gr.Tabs(selected="chat", elem_id="qa-main") as main:
+            with gr.Tab("Chat", id="chat", elem_id="qa-tab-chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    ask = _chat_column(chat)
+                with gr.Column(scale=2, min_width=320):
+                    view = _side_column(chat)
+            with gr.Tab("Archive", id="archive", elem_id="qa-tab-archive") as tab:
+                shelf_ui = archive_tab.layout(chat)
+        view["main"], shelf_ui["tab"] = main, tab
         ask_fn = _wire(app, chat, ask, view, status)
+        archive_tab.wire(app, shelf, shelf_ui, view, ask, status)
     # what start() gives the HTTP gate (ui.guard) for this app
     app.qa_guard = GuardSettings(  # type: ignore[attr-defined]
         uploads=uploads,
@@ -128,6 +135,7 @@ def _chat_column(chat: Chat) -> dict[str, Any]:
         latex_delimiters=[],
         feedback_options=None,
         buttons=[],  # its copy buttons would copy the HTML markup, not the text
+        examples=chat.examples() or None,
     )
     with gr.Row(equal_height=True):
         c["question"] = gr.Textbox(
@@ -142,10 +150,26 @@ def _chat_column(chat: Chat) -> dict[str, Any]:
     c["notice"] = gr.Markdown(visible=False, elem_id="qa-notice")
     with gr.Row():
         c["clear"] = gr.Button("New conversation", size="sm", variant="secondary")
+        c["download_md"] = gr.DownloadButton(
+            "Download conversation (Markdown)",
+            size="sm",
+            variant="secondary",
+            visible=False,
+            elem_id="qa-download-md",
+        )
+        c["download_json"] = gr.DownloadButton(
+            "Download conversation (JSON)",
+            size="sm",
+            variant="secondary",
+            visible=False,
+            elem_id="qa-download-json",
+        )
+    # a click on an [n] marker in an answer writes "turn:n" here (ui.scripts)
+    c["ref_pick"] = gr.Textbox(visible="hidden", elem_id=scripts.REF_BOX, show_label=False)
     with gr.Accordion("Settings", open=False):
         c["k"] = gr.Slider(1, 10, value=DEFAULT_K, step=1, label="Number of sources")
         c["sources"] = gr.Dropdown(
-            choices=chat._sources(),
+            choices=chat.outlets(),
             value=[],
             multiselect=True,
             label="Outlets",
@@ -160,13 +184,15 @@ def _chat_column(chat: Chat) -> dict[str, Any]:
             )
     c["asked"] = gr.State([])
     c["refs"] = gr.State([])
+    c["turns"] = gr.State({})  # turn key -> its references, for the markers of every turn
+    c["log"] = gr.State([])  # each turn's Markdown and answer, for the downloads
     return c
 
 
 def _side_column(chat: Chat) -> dict[str, Any]:
     v: dict[str, Any] = {}
-    with gr.Tabs():
-        with gr.Tab("Article", elem_id="qa-tab-article"):
+    with gr.Tabs(selected="article") as v["tabs"]:
+        with gr.Tab("Article", id="article", elem_id="qa-tab-article"):
             v["picker"] = gr.Dropdown(
                 choices=[],
                 value=None,
@@ -175,24 +201,26 @@ def _side_column(chat: Chat) -> dict[str, Any]:
                 elem_id="qa-picker",
             )
             v["viewer"] = gr.HTML(chat.view(None, None), elem_id="qa-viewer")
-        with gr.Tab("Timeline", elem_id="qa-tab-timeline"):
+        with gr.Tab("Timeline", id="timeline", elem_id="qa-tab-timeline"):
             v["plot"] = gr.ScatterPlot(
                 timeline.empty(),
                 x="date",
                 y="source",
-                tooltip=["source", "date_text", "quote"],
+                color="kind",
+                color_map={timeline.CITED: "#4f46e5", timeline.RETRIEVED: "#94a3b8"},
+                tooltip=["source", "date_text", "quote", "kind"],
                 x_title=" ",
                 y_title=" ",
                 x_axis_format="%Y-%m-%d",
                 x_label_angle=-35,
                 height=300,
-                label="Sources of the last answer by date",
+                label="Articles of the last answer by date (cited and retrieved)",
                 elem_id="qa-timeline",
                 visible=False,
             )
             v["undated"] = gr.Markdown(timeline.listing([]), elem_id="qa-timeline-list")
         if chat.uploads:
-            with gr.Tab("Add articles", elem_id="qa-tab-upload"):
+            with gr.Tab("Add articles", id="upload", elem_id="qa-tab-upload"):
                 v["files"] = gr.File(
                     file_count="multiple",
                     file_types=list(ALLOWED_SUFFIXES),
@@ -205,7 +233,10 @@ def _side_column(chat: Chat) -> dict[str, Any]:
 
 def _wire(app: gr.Blocks, chat: Chat, c: dict[str, Any], v: dict[str, Any], status: Any) -> int:
     """Connect the events; returns the function index of the /ask endpoint."""
-    ask_inputs = [c[n] for n in ("question", "k", "sources", "since", "until", "chatbot", "asked")]
+    ask_inputs = [
+        c[n]
+        for n in ("question", "k", "sources", "since", "until", "chatbot", "asked", "turns", "log")
+    ]
     ask_outputs = [
         c["chatbot"],
         c["asked"],
@@ -216,6 +247,10 @@ def _wire(app: gr.Blocks, chat: Chat, c: dict[str, Any], v: dict[str, Any], stat
         v["viewer"],
         v["plot"],
         v["undated"],
+        c["turns"],
+        c["log"],
+        c["download_md"],
+        c["download_json"],
     ]
     ask = gr.api(chat.ask_api, api_name="ask")  # the one public endpoint, without chat state
     gr.on(
@@ -226,6 +261,15 @@ def _wire(app: gr.Blocks, chat: Chat, c: dict[str, Any], v: dict[str, Any], stat
         api_name="chat_turn",
         api_visibility="private",
     ).then(None, js=_SCROLL_BOX_TO_CITED)
+    c["chatbot"].example_select(_example_text, None, c["question"], api_visibility="private").then(
+        chat.turn, ask_inputs, ask_outputs, api_visibility="private"
+    ).then(None, js=_SCROLL_BOX_TO_CITED)
+    c["ref_pick"].change(
+        chat.pick,
+        [c["ref_pick"], c["turns"]],
+        [c["refs"], v["picker"], v["viewer"], v["tabs"]],
+        api_visibility="private",
+    ).then(None, js=_SCROLL_TO_CITED)
     v["picker"].input(
         chat.view, [v["picker"], c["refs"]], v["viewer"], api_visibility="private"
     ).then(None, js=_SCROLL_TO_CITED)
@@ -244,8 +288,14 @@ def _wire(app: gr.Blocks, chat: Chat, c: dict[str, Any], v: dict[str, Any], stat
             [v["summary"], status, c["sources"], v["files"]],
             api_visibility="private",
         )
-    app.load(chat.refresh, None, [status, c["sources"]], api_visibility="private")
+    app.load(chat.refresh, None, [status, c["sources"], c["chatbot"]], api_visibility="private")
     return int(ask["id"])
+
+
+def _example_text(event: gr.SelectData) -> str:
+    """The question of a clicked example."""
+    value = event.value
+    return str(value.get("text", "") if isinstance(value, dict) else value or "")
 
 
 def start(
@@ -292,6 +342,7 @@ def _launch(app: gr.Blocks, *, host: str, port: int, share: bool, quiet: bool) -
         mcp_server=False,
         theme=_theme(),
         css=render.CSS,
+        js=scripts.PAGE_JS,
     )
 
 

@@ -6,8 +6,14 @@ session; one index update runs at a time.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import logging
+import secrets
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _MAX_HISTORY = 5  # earlier questions passed to ask() for follow-ups
 _MAX_LISTED = 10  # skipped files listed in an upload summary
+_EXAMPLES = 3  # example questions in the empty chat, from the newest titled articles
+_EXPORT_TTL_S = 3600  # conversation files older than this are removed on the next export
 # the "Number of sources" slider's start, and /ask's k when none is sent
 DEFAULT_K = qa.DEFAULT_ANSWER_K
 _READ_ONLY_NOTE = "This archive is read-only: adding articles is turned off on this server."
@@ -67,39 +75,121 @@ class Chat:
         until: str,
         chat: list[dict[str, Any]] | None,
         asked: list[str] | None,
+        turns: dict[str, list[render.Ref]] | None,
+        log_: list[dict[str, Any]] | None,
     ) -> tuple[Any, ...]:
         """One chat turn; outputs: chat, asked, refs, question box, notice, picker, viewer,
-        timeline, undated list."""
+        timeline, timeline list, turns, conversation log, the two downloads."""
         try:
-            answer = self._answer(question, k, sources, since, until, tuple(asked or ()))
+            response = self._answer(question, k, sources, since, until, tuple(asked or ()))
         except (qa.QAError, forms.InputError) as exc:
-            return (*[gr.skip()] * 4, _notice(self.public(exc)), *[gr.skip()] * 4)
+            return (*[gr.skip()] * 4, _notice(self.public(exc)), *[gr.skip()] * 8)
         except Exception:  # the browser gets one line, the server log the trace
             log.exception("answering %r failed", forms.echo(question))
-            return (*[gr.skip()] * 4, _notice(_SOMETHING_WRONG), *[gr.skip()] * 4)
+            return (*[gr.skip()] * 4, _notice(_SOMETHING_WRONG), *[gr.skip()] * 8)
+        answer = response.answer
+        leads = self.assistant.leads(answer)
+        key = secrets.token_hex(4)
         chat = [
             *(chat or [])[-2 * (limits.MAX_CHAT_TURNS - 1) :],
             {"role": "user", "content": render.question_html(answer.question)},
-            {"role": "assistant", "content": render.answer_html(answer)},
+            {"role": "assistant", "content": render.answer_html(answer, turn=key, leads=leads)},
         ]
-        refs = render.references(answer)
-        choices = [(ref.label, i) for i, ref in enumerate(refs)]
-        first = 0 if refs else None
+        refs = render.references(answer, leads)
+        kept = list((turns or {}).items())[-(limits.MAX_CHAT_TURNS - 1) :]
+        entry = {"markdown": answer.to_markdown(leads=leads), "answer": answer.to_dict()}
+        log_ = [*(log_ or [])[-(limits.MAX_CHAT_TURNS - 1) :], entry]
         return (
             chat,
             [*(asked or ()), answer.question][-_MAX_HISTORY:],
             refs,
             "",
             gr.Markdown(visible=False),
-            gr.Dropdown(choices=choices, value=first, interactive=bool(refs)),
-            self.view(first, refs),
-            *_timeline(refs),
+            *self._picked(refs, 0 if refs else None),
+            *_timeline(timeline.points(refs, response.passages, leads)),
+            dict([*kept, (key, refs)]),
+            log_,
+            *self._exported(log_),
         )
 
     def reset(self) -> tuple[Any, ...]:
-        """A new conversation: chat, asked, refs, notice, picker, viewer, timeline, list."""
+        """A new conversation: chat, asked, refs, notice, picker, viewer, timeline, list,
+        turns, log, downloads."""
         picker = gr.Dropdown(choices=[], value=None, interactive=False)
-        return [], [], [], gr.Markdown(visible=False), picker, self.view(None, None), *_timeline([])
+        hidden = gr.DownloadButton(value=None, visible=False)
+        return (
+            *([], [], [], gr.Markdown(visible=False), picker, self.view(None, None)),
+            *_timeline([]),
+            *({}, [], hidden, hidden),
+        )
+
+    def pick(self, value: str, turns: dict[str, list[render.Ref]] | None) -> tuple[Any, ...]:
+        """A click on marker [n] of a turn ("turn:n|time"): refs, picker, viewer, tabs."""
+        key, _, n = (value or "").split("|", 1)[0].rpartition(":")
+        refs = (turns or {}).get(key)
+        if not refs or not n.isdigit():
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        index = next((i for i, r in enumerate(refs) if r.n == int(n)), None)
+        return (refs, *self._picked(refs, index), gr.Tabs(selected="article"))
+
+    def _picked(self, refs: list[render.Ref], index: int | None) -> tuple[Any, Any]:
+        """The picker listing ``refs`` with ``index`` chosen, and the viewer showing it."""
+        choices = [(ref.label, i) for i, ref in enumerate(refs)]
+        picker = gr.Dropdown(choices=choices, value=index, interactive=bool(refs))
+        return picker, self.view(index, refs)
+
+    def _exported(self, entries: list[dict[str, Any]]) -> tuple[Any, Any]:
+        """The conversation as Markdown and JSON files, for the two download buttons (hidden
+        when the files cannot be written: the answer is shown all the same)."""
+        try:
+            md, js = self._write_conversation(entries)
+        except OSError:
+            log.exception("cannot write the conversation files")
+            hidden = gr.DownloadButton(visible=False)
+            return hidden, hidden
+        return gr.DownloadButton(value=str(md), visible=True), gr.DownloadButton(
+            value=str(js), visible=True
+        )
+
+    @staticmethod
+    def _write_conversation(entries: list[dict[str, Any]]) -> tuple[Path, Path]:
+        folder = Path(tempfile.gettempdir()) / "qa-conversations"
+        folder.mkdir(exist_ok=True)
+        for old in folder.iterdir():  # a day's conversations would otherwise pile up
+            with contextlib.suppress(OSError):  # another session may remove it first
+                if old.stat().st_mtime < time.time() - _EXPORT_TTL_S:
+                    old.unlink()
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        stem = folder / f"conversation-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        markdown = f"# Conversation with the news archive ({now:%Y-%m-%d %H:%M} UTC)\n\n"
+        markdown += "\n---\n\n".join(e["markdown"] for e in entries)
+        md, js = stem.with_suffix(".md"), stem.with_suffix(".json")
+        md.write_text(markdown, encoding="utf-8")
+        turns = [e["answer"] for e in entries]
+        js.write_text(
+            json.dumps({"exported": now.isoformat(), "turns": turns}, ensure_ascii=False, indent=2),
+            encoding="utf-8",
+        )
+        return md, js
+
+    def examples(self) -> list[dict[str, str]]:
+        """Example questions for the empty chat, made from the newest titled articles."""
+        try:
+            newest = self.assistant.articles(sort="published", limit=4 * _EXAMPLES).rows
+        except qa.QAError:
+            return []
+        out = []
+        for row in newest:
+            if not row.title or len(out) == _EXAMPLES:
+                continue
+            title = render.short(row.title, 80)
+            text = (
+                f"What did {row.source} report about “{title}”?"
+                if row.source
+                else f"What is known about “{title}”?"
+            )
+            out.append({"text": text})
+        return out
 
     def ask_api(
         self,
@@ -116,7 +206,7 @@ class Chat:
         related passage travels as "file" instead.
         """
         try:
-            answer = self._answer(question, k, sources, since, until, ()).to_dict()
+            answer = self._answer(question, k, sources, since, until, ()).answer.to_dict()
         except (qa.QAError, forms.InputError) as exc:
             raise gr.Error(self.public(exc), print_exception=False) from None
         except Exception:  # the client gets one line, the server log the trace
@@ -136,9 +226,11 @@ class Chat:
         history: tuple[str, ...],
     ) -> Any:
         since_iso, until_iso = forms.date_range(since, until)
-        return self.assistant.ask(
+        depth = forms.number_of_sources(k, DEFAULT_K)
+        return self.assistant.respond(  # the passages too: the timeline shows them all
             question if question is not None else "",
-            k=forms.number_of_sources(k, DEFAULT_K),
+            k=depth,
+            answer_k=depth,
             sources=forms.outlets(sources),
             since=since_iso,
             until=until_iso,
@@ -170,10 +262,10 @@ class Chat:
             with self.update_lock:
                 lines = self._take(files, progress)
         summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
-        return summary, self.status(), gr.Dropdown(choices=self._sources()), None
+        return summary, self.status(), gr.Dropdown(choices=self.outlets()), None
 
     def _take(self, files: list[str], progress: Any) -> list[str]:
-        missing, known = self._indexed_articles()
+        missing, known = self.indexed_articles()
         if missing:
             return [
                 f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
@@ -191,10 +283,10 @@ class Chat:
                     lines.append(f"✗ not saved: {self.public(exc)}")
         lines += [f"✓ {s}" for s in saved]
         if any(s.status != "unchanged" for s in saved):
-            lines[:0] = self._reindex(progress, {s.name for s in saved})
+            lines[:0] = self.reindex(progress, {s.name for s in saved})
         return lines
 
-    def _indexed_articles(self) -> tuple[int, dict[str, Any]]:
+    def indexed_articles(self) -> tuple[int, dict[str, Any]]:
         """How many indexed articles an update from corpus_dir would remove (0 if it matches),
         and the indexed articles of corpus_dir by the SHA-256 of their stored text."""
         try:
@@ -205,7 +297,7 @@ class Chat:
         missing = int(self.assistant.stats().get("articles", 0)) - len(stored)
         return missing, {a.sha256: a for a in stored}
 
-    def _reindex(self, progress: Any, names: set[str]) -> list[str]:
+    def reindex(self, progress: Any, names: set[str]) -> list[str]:
         """Update the index (the caller holds update_lock); lines for the summary, with the
         files the indexer skipped among ``names`` (the others were there before)."""
 
@@ -228,6 +320,7 @@ class Chat:
             f"{len(report.unchanged)} unchanged; {report.chunks_embedded} passages embedded. "
             f"Now {report.articles} articles."
         ]
+        lines += [f"✓ {n}" for n in report.notes if n.split(": ", 1)[0] in names]
         mine = [s for s in report.skipped if s.path in names]
         lines += [f"✗ skipped by the indexer: {s}" for s in mine[:_MAX_LISTED]]
         if len(mine) > _MAX_LISTED:
@@ -253,12 +346,18 @@ class Chat:
             parts.append(f"index updated {esc(render.when(s['built_at']))}")
         return " · ".join(parts)
 
-    def _sources(self) -> list[str]:
+    def outlets(self) -> list[str]:
+        """The indexed outlets, for the outlet pickers."""
         return list(self.assistant.sources())
 
-    def refresh(self) -> tuple[str, Any]:
-        """On page load: current status and outlets (another session may have added some)."""
-        return self.status(), gr.Dropdown(choices=self._sources())
+    def refresh(self) -> tuple[Any, ...]:
+        """On page load: current status, outlets (another session may have added some) and
+        the example questions."""
+        return (
+            self.status(),
+            gr.Dropdown(choices=self.outlets()),
+            gr.Chatbot(examples=self.examples() or None),
+        )
 
 
 def _notice(message: str) -> Any:
@@ -266,6 +365,7 @@ def _notice(message: str) -> Any:
     return gr.Markdown(f"⚠️ {render.md_escape(message)}", visible=True)
 
 
-def _timeline(refs: list[render.Ref]) -> tuple[Any, str]:
-    data, x_lim = timeline.frame(refs)
-    return gr.ScatterPlot(data, x_lim=x_lim, visible=x_lim is not None), timeline.listing(refs)
+def _timeline(found: list[timeline.Point]) -> tuple[Any, str]:
+    data, x_lim = timeline.frame(found)
+    plot = gr.ScatterPlot(data, x_lim=x_lim, visible=x_lim is not None)
+    return plot, timeline.listing(found)

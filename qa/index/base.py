@@ -7,7 +7,7 @@ array offsets) never cross them: an engine may shard, page or renumber freely.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.config import Manifest
 from qa.errors import SettingsError
-from qa.records import Article, Chunk
+from qa.records import Article, ArticlePage, ArticleSummary, Chunk
 from qa.text.dates import iso_day
 
 
@@ -69,6 +69,96 @@ class Filters:
         if not self.allows_source(source):
             return None
         return Filters((source,), self.since, self.until)
+
+
+ARTICLE_SORTS = ("published", "title", "source", "passages", "id")
+MAX_ARTICLE_PAGE = 500  # rows one listing call may return: a page, never the whole archive
+
+
+@dataclass(frozen=True)
+class ArticleQuery:
+    """A page of the archive listing: which articles, in what order, which slice.
+
+    ``text`` matches the title or the file path, ignoring the case of ASCII letters (as
+    SQLite's ``lower`` does, so every engine agrees). Sorting puts missing values (no title,
+    outlet or date) last in either direction and breaks ties by article id.
+    """
+
+    text: str = ""
+    filters: Filters = Filters()
+    sort: str = "published"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if self.sort not in ARTICLE_SORTS:
+            raise SettingsError(
+                f"cannot sort articles by {self.sort!r}; choose one of {', '.join(ARTICLE_SORTS)}"
+            )
+        if not (0 <= self.limit <= MAX_ARTICLE_PAGE and self.offset >= 0):
+            raise SettingsError(
+                f"a page is 0 to {MAX_ARTICLE_PAGE} articles from offset 0 or more "
+                f"(got {self.limit} from {self.offset})"
+            )
+
+    @property
+    def needle(self) -> str:
+        """``text`` as compared: stripped, ASCII letters lower-cased."""
+        return ascii_lower(self.text.strip())
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only, as SQLite's ``lower()`` does."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def select_articles(rows: Iterable[ArticleSummary], query: ArticleQuery) -> ArticlePage:
+    """``query`` over summaries held in memory (engines that keep every article's metadata).
+
+    The summaries' ``lead`` is kept as given; an engine fills it for the page it returns.
+    """
+    f, needle = query.filters, query.needle
+    hits = [
+        r
+        for r in rows
+        if f.allows(r.source, r.published)
+        and (
+            not needle
+            or needle in ascii_lower(r.title or "")
+            or needle in ascii_lower(r.path or "")
+        )
+    ]
+    months: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    for r in hits:
+        if r.published:
+            months[r.published[:7]] = months.get(r.published[:7], 0) + 1
+        sources[r.source or ""] = sources.get(r.source or "", 0) + 1
+    key = _SORT_KEYS[query.sort]
+    present = sorted((r for r in hits if key(r) is not None), key=lambda r: r.id)
+    present.sort(key=key, reverse=query.descending)  # stable: ties stay in id order
+    ordered = present + sorted((r for r in hits if key(r) is None), key=lambda r: r.id)
+    return ArticlePage(
+        rows=tuple(ordered[query.offset : query.offset + query.limit]),
+        total=len(hits),
+        offset=query.offset,
+        by_month=tuple(sorted(months.items())),
+        by_source=tuple(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+        undated=sum(1 for r in hits if not r.published),
+    )
+
+
+_SORT_KEYS: dict[str, Any] = {
+    "published": lambda r: r.published[:10] if r.published else None,
+    "title": lambda r: ascii_lower(r.title) if r.title else None,
+    "source": lambda r: ascii_lower(r.source) if r.source else None,
+    "passages": lambda r: r.passages,
+    "id": lambda r: r.id,
+}
 
 
 @dataclass(frozen=True)
@@ -193,6 +283,11 @@ class IndexReader(Protocol):
     def article(self, article_id: str) -> Article | None: ...
 
     def catalog(self) -> Catalog: ...
+
+    def articles(self, query: ArticleQuery) -> ArticlePage:
+        """A page of the indexed articles (``lead`` filled for the page's rows), the number
+        matching and their counts by month and outlet; never every row at once."""
+        ...
 
     def stale(self) -> bool:
         """Whether a newer version was published since this one was opened."""

@@ -135,7 +135,10 @@ def _build(
     load_model: Callable[[], Encoder],
 ) -> BuildReport:
     base: dict[str, Any] = dict(
-        index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
+        index_dir=writer.location,
+        articles=len(loaded.articles),
+        skipped=loaded.skipped,
+        notes=loaded.notes,
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
     if (

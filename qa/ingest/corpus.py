@@ -6,6 +6,7 @@ names the file, the line and the reason, and loading continues with the next one
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -38,6 +39,20 @@ _BODY_FIELDS = ("body", "text", "content")
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I
+)
+# What Western newsroom files that are not UTF-8 nearly always are: chosen when it reads as
+# cleanly as the detector's best guess (which for short French or English text is often a
+# Central European code page that turns é into another letter; Latin-1 text reads the same).
+_WESTERN = "cp1252"
+# A valid multi-byte UTF-8 sequence: in a legacy file (é is one byte, then a letter) these
+# almost never occur, so a file holding them is broken UTF-8 and is not decoded by a guess.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_FIT = 0.01  # detector scores (chaos, coherence) this close count as an equally good fit:
+# on the stress catalog's cp1252 texts, cp1252 is 0.001 above the best chaos
 
 
 class _Bad(Exception):
@@ -50,6 +65,7 @@ class LoadResult:
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
+    notes: tuple[str, ...] = ()  # e.g. "old.txt: decoded as windows-1252"
 
 
 def text_sha256(text: str) -> str:
@@ -76,11 +92,14 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
     base = root.parent if root.is_file() else root
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    notes: list[str] = []
     seen: dict[str, str] = {}
     for file in files:
         rel = _display_path(file.relative_to(base).as_posix())
         for item in _load_file(file, rel, max_file_mb):
-            if isinstance(item, Skipped):
+            if isinstance(item, str):
+                notes.append(f"{rel}: {item}")
+            elif isinstance(item, Skipped):
                 skipped.append(item)
             elif item.id in seen:
                 skipped.append(
@@ -89,7 +108,7 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
             else:
                 seen[item.id] = rel
                 articles.append(item)
-    return LoadResult(tuple(articles), tuple(skipped))
+    return LoadResult(tuple(articles), tuple(skipped), tuple(notes))
 
 
 def _display_path(rel: str) -> str:
@@ -120,7 +139,8 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped | str]:
+    """The file's articles and skipped parts, and a note (a str) when it was not UTF-8."""
     if file.is_symlink() and file.is_dir():
         yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
         return
@@ -146,7 +166,9 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
         if suffix == ".jsonl":
             yield from _load_jsonl(file, rel, max_file_mb)
             return
-        text = _decode(file.read_bytes())
+        text, encoding = _decode(file.read_bytes(), html=suffix in HTML_SUFFIXES)
+        if encoding:
+            yield f"decoded as {encoding}"
         if suffix == ".json":
             yield from _load_json(text, rel, max_file_mb)
         elif suffix in HTML_SUFFIXES:
@@ -159,16 +181,67 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
         yield Skipped(rel, f"cannot read file: {exc.strerror or exc}")
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, *, html: bool = False) -> tuple[str, str | None]:
+    """The text of a file, and the legacy encoding it was decoded from (None for UTF-8).
+
+    Not UTF-8: an HTML page's ``<meta charset>`` is followed; otherwise charset-normalizer
+    guesses, windows-1252 winning among equally good fits. No fit, or several that read
+    differently, is a reason to skip the file.
+    """
     if b"\x00" in data[:8192]:
         raise _Bad("binary data (NUL bytes), not a text article")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
-        raise _Bad(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "re-save the file as UTF-8"
-        ) from None
+        where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _Bad("starts with a UTF-16 byte-order mark; re-save the file as UTF-8")
+    if _UTF8_SEQUENCE.search(data):  # UTF-8 with a bad byte, not a legacy encoding: no guess
+        raise _Bad(f"not valid UTF-8 ({where}); re-save the file as UTF-8")
+    declared = _META_CHARSET.search(data[:4096]) if html else None
+    if declared:
+        name = declared[1].decode("ascii").lower()
+        try:
+            return data.decode(name), _label(codecs.lookup(name).name)
+        except LookupError:
+            raise _Bad(f"declares an unknown charset {name!r}; re-save the file as UTF-8") from None
+        except UnicodeDecodeError:
+            raise _Bad(f"not valid {name} as it declares ({where}); re-save it as UTF-8") from None
+    return _guess(data, where)
+
+
+def _guess(data: bytes, where: str) -> tuple[str, str]:
+    from charset_normalizer import from_bytes  # only for the rare file that is not UTF-8
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise _Bad(f"not valid UTF-8 ({where}) and no known encoding fits; re-save it as UTF-8")
+    best = min(m.chaos for m in matches)
+    clean = [m for m in matches if m.chaos <= best + _FIT]  # as little mess as the best
+    if _WESTERN in {codecs.lookup(m.encoding).name for m in clean}:
+        try:
+            return data.decode(_WESTERN), _label(_WESTERN)
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), _label("latin-1")
+    coherent = max(m.coherence for m in clean)
+    fits = [m for m in clean if m.coherence >= coherent - _FIT]
+    names = [codecs.lookup(m.encoding).name for m in fits]
+    texts = {str(m) for m in fits}
+    if len(texts) == 1:
+        return texts.pop(), _label(names[0])
+    shown = ", ".join(_label(n) for n in names[:3])
+    raise _Bad(
+        f"not valid UTF-8 ({where}) and its encoding is ambiguous (could be {shown}); "
+        "re-save it as UTF-8"
+    )
+
+
+def _label(codec: str) -> str:
+    """A codec's usual name: "cp1252" -> "windows-1252", "iso8859-1" -> "latin-1"."""
+    name = codec.replace("_", "-").lower()
+    if name.startswith("cp125"):
+        return "windows-" + name[2:]
+    return {"iso8859-1": "latin-1", "latin-1": "latin-1"}.get(name, name)
 
 
 def _article_id(rel: str) -> str:
@@ -299,6 +372,7 @@ def _load_json(text: str, rel: str, max_file_mb: float) -> Iterator[Article | Sk
 
 def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
     records = 0
+    noted = False
     with file.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -307,7 +381,11 @@ def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | 
             try:
                 if len(raw) > max_file_mb * 1_000_000:
                     raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
-                record = json.loads(_decode(raw))
+                text, encoding = _decode(raw)
+                if encoding and not noted:
+                    noted = True
+                    yield f"decoded as {encoding} (line {lineno} first)"
+                record = json.loads(text)
                 yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
             except json.JSONDecodeError as exc:
                 yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)

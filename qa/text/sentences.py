@@ -146,3 +146,25 @@ def _cut_long(text: str, a: int, b: int) -> list[tuple[int, int]]:
     if b - a >= _MIN_CHARS or text[a:b].strip():
         pieces.append((a, b))
     return pieces
+
+
+_LEAD_WORDS = 6  # shorter lines at the top are kickers ("Iraq") or section names, not a lead
+_LEAD_CHARS = 90
+_CREDIT = re.compile(r"^(?:photo|photograph|image|picture|credit)s?\s*:", re.IGNORECASE)
+
+
+def lead_sentence(text: str, limit: int = _LEAD_CHARS) -> str:
+    """The article's first real sentence, trimmed to ``limit`` characters ("" when none).
+
+    What to show for an article without a headline: lines of fewer than six words (kickers,
+    section names) and photo captions (a sentence followed by "Photo: ...") are passed over.
+    """
+    head = text[:4000]
+    spans = sentence_spans(head)
+    for i, (a, b) in enumerate(spans):
+        sentence = " ".join(head[a:b].split())
+        followed_by_credit = i + 1 < len(spans) and _CREDIT.match(head[spans[i + 1][0] :])
+        if len(sentence.split()) < _LEAD_WORDS or _CREDIT.match(sentence) or followed_by_credit:
+            continue
+        return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    return ""

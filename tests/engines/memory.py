@@ -20,6 +20,7 @@ import numpy as np
 from qa.config import BM25_PARAMS, Manifest, SentenceBM25
 from qa.errors import IndexNotFoundError
 from qa.index.base import (
+    ArticleQuery,
     Catalog,
     ChunkRef,
     ChunkRefs,
@@ -27,10 +28,11 @@ from qa.index.base import (
     IndexState,
     StoredArticle,
     StoredChunk,
+    select_articles,
 )
 from qa.index.factory import Engine
-from qa.records import Article, Chunk
-from qa.text.sentences import sentence_spans
+from qa.records import Article, ArticlePage, ArticleSummary, Chunk
+from qa.text.sentences import lead_sentence, sentence_spans
 from qa.text.tokens import tokenize
 
 _INDEXES: dict[str, dict] = {}  # name -> the live version
@@ -185,6 +187,25 @@ class MemoryIndex:
             published_min=dates[0] if dates else None,
             published_max=dates[-1] if dates else None,
             name=self._v["name"],
+        )
+
+    def articles(self, query: ArticleQuery) -> ArticlePage:
+        every = [
+            ArticleSummary(
+                a.id, a.title, a.source, a.published, a.path, len(self._v["by_article"][a.id])
+            )
+            for a in self._v["articles"].values()
+        ]
+        page = select_articles(every, query)
+        rows = tuple(
+            ArticleSummary(
+                *(r.id, r.title, r.source, r.published, r.path, r.passages),
+                lead="" if r.title else lead_sentence(self._v["articles"][r.id].text),
+            )
+            for r in page.rows
+        )
+        return ArticlePage(
+            rows, page.total, page.offset, page.by_month, page.by_source, page.undated
         )
 
     def stale(self) -> bool:

@@ -175,7 +175,11 @@ def _upload_cases(s: Server, r: AbuseResult) -> None:
     many = "\n".join(json.dumps({"body": f"Note {i} on the harbour."}) for i in range(1001))
     cases: list[tuple[str, list[tuple[str, bytes]], str]] = [
         ("an indexed article, new name", [("copy.txt", article.read_bytes())], "in the archive"),
-        ("not UTF-8", [("latin1.txt", "Caf\xe9 pr\xe8s".encode("latin-1"))], "not valid UTF-8"),
+        (
+            "no encoding fits",
+            [("odd.txt", bytes(range(0x80, 0x100)) * 3)],
+            "no known encoding fits",
+        ),
         ("a JSON nesting bomb", [("deep.json", b"[" * 200_000 + b"]" * 200_000)], "unreadable"),
         ("a malformed JSONL line", [("bad.jsonl", b'{"body": "ok text"}\n{"body"\n')], "line 2"),
         ("1,001 articles in one file", [("many.jsonl", many.encode())], "over 1,000 articles"),

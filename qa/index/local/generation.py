@@ -252,6 +252,10 @@ class Generation:
             return None
         return Article(**dict(zip(ARTICLE_FIELDS, row[:-1])), text=row[-1])
 
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query of meta.sqlite (tables ``articles`` and ``chunks``)."""
+        return self._all(sql, args)
+
     def article_rows(self) -> list[dict[str, Any]]:
         """Metadata of every article (no text), ordered by id."""
         rows = self._all(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY id")

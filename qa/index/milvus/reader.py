@@ -9,6 +9,7 @@ chunks of articles written since (or half written) are left out of every answer.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -17,12 +18,20 @@ import numpy as np
 
 from qa.config import SentenceBM25
 from qa.errors import IndexNotFoundError
-from qa.index.base import Catalog, ChunkRef, ChunkRefs, Filters, StoredChunk
+from qa.index.base import (
+    ArticleQuery,
+    Catalog,
+    ChunkRef,
+    ChunkRefs,
+    Filters,
+    StoredChunk,
+    select_articles,
+)
 from qa.index.milvus import meta, rows
 from qa.index.milvus.location import MilvusLocation
 from qa.index.milvus.schema import connect, exists, load
-from qa.records import Article
-from qa.text.sentences import sentence_spans
+from qa.records import Article, ArticlePage, ArticleSummary
+from qa.text.sentences import lead_sentence, sentence_spans
 from qa.text.tokens import tokenize
 
 SEARCH_LIMIT = 16_384  # Milvus's largest topk
@@ -55,6 +64,8 @@ class MilvusIndex:
         }
         self._meta = {i: meta.article_meta(r) for i, r in self._articles.items()}
         self._catalog = _catalog(self._meta, self._chunk_count, published.name, self.manifest)
+        self._summaries: list[ArticleSummary] | None = None  # the listing's rows, on first use
+        self._summaries_lock = threading.Lock()
 
     # -- searching -------------------------------------------------------------------------------
 
@@ -166,6 +177,35 @@ class MilvusIndex:
     def catalog(self) -> Catalog:
         return self._catalog
 
+    def articles(self, query: ArticleQuery) -> ArticlePage:
+        page = select_articles(self._listing(), query)
+        rows = []
+        for r in page.rows:
+            article = None if r.title else self.article(r.id)
+            rows.append(_with_lead(r, lead_sentence(article.text) if article else ""))
+        return ArticlePage(tuple(rows), page.total, page.offset, *_counts(page))
+
+    def _listing(self) -> list[ArticleSummary]:
+        """Every published article's summary; passages counted from the chunk rows once."""
+        with self._summaries_lock:
+            if self._summaries is None:
+                chunks = rows.every(
+                    self._client, self._where.collection("chunks"), ["article_id", "article_sha"]
+                )
+                counts = Counter(r["article_id"] for r in chunks if self._live(r))
+                self._summaries = [
+                    ArticleSummary(
+                        i,
+                        m.get("title"),
+                        m.get("source"),
+                        m.get("published"),
+                        m.get("path"),
+                        counts.get(i, 0),
+                    )
+                    for i, m in self._meta.items()
+                ]
+            return self._summaries
+
     def stale(self) -> bool:
         return meta.version(self._client, self._where) != self._version
 
@@ -210,6 +250,16 @@ def best_sentence(text: str, weights: dict[str, float]) -> float:
         score = sum(w * tf[t] * (p.k1 + 1) / (tf[t] + norm) for t, w in weights.items() if t in tf)
         best = max(best, score)
     return best
+
+
+def _with_lead(row: ArticleSummary, lead: str) -> ArticleSummary:
+    return ArticleSummary(
+        row.id, row.title, row.source, row.published, row.path, row.passages, lead
+    )
+
+
+def _counts(page: ArticlePage) -> tuple[Any, ...]:
+    return page.by_month, page.by_source, page.undated
 
 
 def _catalog(articles: dict[str, dict], chunks: int, name: str, manifest: Any) -> Catalog:
