@@ -181,14 +181,15 @@ class MilvusIndex:
     def _search(self, data: list[Any], field: str, k: int, filters: Filters) -> list[dict]:
         if k <= 0:
             return []
+        limit = min(k, SEARCH_LIMIT)
         hits = self._client.search(
             self._where.collection("chunks"),
             data=data,
             anns_field=field,
-            limit=min(k, SEARCH_LIMIT),
+            limit=limit,
             filter=rows.filter_expression(filters),
             output_fields=["article_id", "article_sha"],
-            search_params={"params": {"ef": max(DENSE_EF, k)}} if field == "vector" else None,
+            search_params={"params": {"ef": max(DENSE_EF, limit)}} if field == "vector" else None,
         )[0]
         return [
             {"id": h["id"], "distance": h["distance"]}
