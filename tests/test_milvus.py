@@ -142,6 +142,75 @@ def test_another_model_is_refused_with_the_fix(tmp_path, encoder):
         qa.Assistant(location, encoder)
 
 
+def test_an_index_of_the_older_layout_is_rebuilt_with_the_reason(tmp_path, encoder):
+    """An index written before chunks were partitioned by outlet (schema version 1: no
+    partition key) gets its chunks collection recreated by the next `qa index`, which says
+    why; nothing is embedded again and the answers stay exact."""
+    from qa.index.milvus import meta, schema
+
+    location = f"milvus-lite:{tmp_path / 'x.db'}"
+    first = qa.build_index(SEED, location, encoder=encoder)
+    where, client = _client(location)
+    try:
+        published = meta.read(client, where)
+        assert published.manifest.schema_version == schema.VERSION == 2
+        old = dataclasses.replace(published.manifest, schema_version=1)
+        meta.write(client, where, old, published.version)
+        # the version 1 chunks collection: the same fields, no partition key, left empty
+        client.drop_collection(where.collection("chunks"))
+        layout, index = schema._chunks(client, 384)
+        for f in layout.fields:
+            f.is_partition_key = False
+        client.create_collection(where.collection("chunks"), schema=layout, index_params=index)
+    finally:
+        client.close()
+    report = qa.build_index(SEED, location, encoder=encoder)
+    assert report.full_rebuild_reason.startswith(
+        "the Milvus schema changed (version 1 -> 2: chunks partitioned by outlet_key)"
+    )
+    assert report.chunks_embedded == 0 and report.chunks == first.chunks
+    where, client = _client(location)
+    try:
+        fields = client.describe_collection(where.collection("chunks"))["fields"]
+        assert [f["name"] for f in fields if f.get("is_partition_key")] == ["outlet_key"]
+        assert meta.read(client, where).manifest.schema_version == 2
+    finally:
+        client.close()
+    _assert_answers_seed(location, encoder)
+    assert qa.build_index(SEED, location, encoder=encoder).full_rebuild_reason is None
+
+
+def test_an_article_that_changes_outlet_moves_partition(tmp_path, encoder):
+    """The chunks of an article whose outlet changed are upserted under another partition
+    key: the outlet filters find them under the new outlet only, with no copy left behind."""
+    articles = [
+        {"id": f"a{n}", "title": f"Harbour strike day {n}", "source": outlet, "body": body}
+        for n, (outlet, body) in enumerate(
+            [
+                ("Harbour Post", "Dock workers walked out over pay on Monday. " * 8),
+                ("Valley News", "The harbour strike ended after talks on Friday. " * 8),
+            ]
+        )
+    ]
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("\n".join(json.dumps(a) for a in articles))
+    location = f"milvus-lite:{tmp_path / 'x.db'}"
+    qa.build_index(corpus, location, encoder=encoder)
+    articles[0]["source"] = "Valley News"
+    corpus.write_text("\n".join(json.dumps(a) for a in articles))
+    report = qa.build_index(corpus, location, encoder=encoder)
+    assert report.updated == ("a0",) and report.chunks_embedded == 0
+    query = encoder.encode_queries(["harbour strike"])[0]
+    index = open_reader(location)
+    try:
+        valley = index.dense(query, 50, qa.Filters(("valley news",)))
+        assert {r.article_id for r in index.refs(list(valley))} == {"a0", "a1"}
+        assert index.dense(query, 50, qa.Filters(("Harbour Post",))) == {}
+        assert len(_rows(location, "chunks")) == report.chunks == len(valley)
+    finally:
+        index.close()
+
+
 def test_a_location_without_db_names_the_fix():
     with pytest.raises(qa.QAError, match=r"ending in \.db"):
         open_reader("milvus-lite:/tmp/index-folder")

@@ -237,6 +237,7 @@ class IndexState:
     chunks: int
     name: str
     complete: bool = True  # False: written by an older version; rewrite even when unchanged
+    rebuild: str | None = None  # why nothing stored can be kept (an older engine layout)
 
 
 class IndexReader(Protocol):

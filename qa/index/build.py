@@ -151,7 +151,7 @@ def _build(
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
     encoder = encoder or load_model()
     manifest = _manifest(encoder, overlap_tokens)
-    reason = previous.manifest.difference(manifest) if previous else None
+    reason = (previous.rebuild or previous.manifest.difference(manifest)) if previous else None
     old = previous.articles if previous and not reason else {}
     diff = _diff(loaded.articles, old)
     chunks = _chunk_all(

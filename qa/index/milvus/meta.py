@@ -14,7 +14,7 @@ from typing import Any
 from qa.config import Manifest, ManifestError
 from qa.errors import IndexCorruptError
 from qa.index.milvus.location import MilvusLocation
-from qa.index.milvus.schema import PLACEHOLDER
+from qa.index.milvus.schema import CHANGES, PLACEHOLDER, VERSION
 
 MANIFEST = "manifest"
 STATE = "state"
@@ -55,6 +55,14 @@ def read(client: Any, where: MilvusLocation) -> Published | None:
         ) from None
     state = found.get(STATE, {}).get("value", LIVE)
     return Published(manifest, int(found[MANIFEST]["version"]), state == WRITING)
+
+
+def outdated(manifest: Manifest) -> str | None:
+    """Why an index written with another collection layout must be rewritten, or None."""
+    if manifest.schema_version == VERSION:
+        return None
+    change = CHANGES.get(VERSION, "")
+    return f"the Milvus schema changed (version {manifest.schema_version} -> {VERSION}: {change})"
 
 
 def version(client: Any, where: MilvusLocation) -> int | None:

@@ -35,6 +35,10 @@ from qa.text.sentences import lead_sentence, sentence_spans
 from qa.text.tokens import tokenize
 
 SEARCH_LIMIT = 16_384  # Milvus's largest topk
+# HNSW ef of a dense search, raised to k (Milvus wants ef >= k), as the local engine's
+# HNSW_EF_SEARCH. Unasked, milvus-lite searches with ef 64: at 100k chunks that found 42% of
+# one outlet's true top 600, ef 600 found 95% (bench/milvus_partition.py, docs/scale-out.md).
+DENSE_EF = 256
 
 
 class MilvusIndex:
@@ -217,13 +221,15 @@ class MilvusIndex:
     def _search(self, data: list[Any], field: str, k: int, filters: Filters) -> list[dict]:
         if k <= 0:
             return []
+        limit = min(k, SEARCH_LIMIT)
         hits = self._client.search(
             self._where.collection("chunks"),
             data=data,
             anns_field=field,
-            limit=min(k, SEARCH_LIMIT),
+            limit=limit,
             filter=rows.filter_expression(filters),
             output_fields=["article_id", "article_sha"],
+            search_params={"params": {"ef": max(DENSE_EF, limit)}} if field == "vector" else None,
         )[0]
         return [
             {"id": h["id"], "distance": h["distance"]}

@@ -12,6 +12,8 @@ Five collections, each named ``<name>_<part>``:
 - ``meta``: the manifest with its version number, and the build state.
 
 Milvus requires a vector field in every collection: the last four carry a 2-d constant one.
+``chunks`` is partitioned by ``outlet_key``: a search filtered by outlet (every question that
+names one, for its outlet lane) reads only the partitions that outlet hashes to.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ PLACEHOLDER = [1.0, 0.0]  # the vector of collections that only need one to exis
 # so splitting on non-word characters is all Milvus must do; milvus-lite 3.2 has no stemmer.
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
 PARTS = ("chunks", "articles", "texts", "terms", "meta")
+# The layout of the collections, recorded as the manifest's schema_version of a Milvus index
+# (the local engine counts its own, qa.config.SCHEMA_VERSION). A build that finds an index of
+# another layout recreates the collections; nothing is embedded again (the embedding cache).
+VERSION = 2
+CHANGES = {2: "chunks partitioned by outlet_key"}
+# Partitions the outlet key hashes into: the server's default (milvus-lite always makes 16).
+# bench/milvus_partition.py measured outlet against a month bucket and none (docs/scale-out.md).
+NUM_PARTITIONS = 16
 CHUNK_FIELDS = ["id", "article_id", "article_sha", "start", "end", "seq", "text_hash"]
 
 
@@ -87,8 +97,9 @@ def create(
         if name in names:
             continue
         schema, index = _chunks(client, dimension) if part == "chunks" else _small(client, part)
+        extra = {"num_partitions": NUM_PARTITIONS} if part == "chunks" else {}
         client.create_collection(
-            name, schema=schema, index_params=index, consistency_level="Strong"
+            name, schema=schema, index_params=index, consistency_level="Strong", **extra
         )
 
 
@@ -99,10 +110,10 @@ def load(client: Any, where: MilvusLocation) -> None:
         client.load_collection(where.collection(part))
 
 
-def drop(client: Any, where: MilvusLocation) -> None:
-    """Drop every collection of the index (before a rebuild with another dimension)."""
+def drop(client: Any, where: MilvusLocation, parts: tuple[str, ...] = PARTS) -> None:
+    """Drop collections of the index (all before a rebuild with another dimension)."""
     names = set(client.list_collections())
-    for part in PARTS:
+    for part in parts:
         if where.collection(part) in names:
             client.drop_collection(where.collection(part))
 
@@ -127,7 +138,8 @@ def _chunks(client: Any, dim: int) -> tuple[Any, Any]:
     s.add_field("text_hash", DataType.VARCHAR, max_length=64)
     s.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
     s.add_field("outlet", DataType.VARCHAR, max_length=ID_BYTES)
-    s.add_field("outlet_key", DataType.VARCHAR, max_length=ID_BYTES)  # casefolded, for filters
+    # casefolded, for filters; the partition key (values hash into NUM_PARTITIONS partitions)
+    s.add_field("outlet_key", DataType.VARCHAR, max_length=ID_BYTES, is_partition_key=True)
     s.add_field("day", DataType.INT64)  # YYYYMMDD, 0 when undated
     s.add_field(
         "lexical",

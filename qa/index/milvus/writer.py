@@ -94,6 +94,9 @@ class MilvusWriter:
         if schema.exists(client, where) and schema.dimension(client, where) != dim:
             schema.drop(client, where)  # another model: nothing stored can be kept
             self._stored = None
+        elif self._published is not None and meta.outdated(self._published.manifest):
+            schema.drop(client, where, parts=("chunks",))  # an older layout of the chunks
+            self._stored = None
         schema.create(client, where, dim)
         stored = self._stored if self._stored is not None else load(client, where)
         number = (self._published.version if self._published else 0) + 1
@@ -101,6 +104,7 @@ class MilvusWriter:
         manifest = dataclasses.replace(
             manifest,
             engine=ENGINE,
+            schema_version=schema.VERSION,
             generation=name,
             vectors={**manifest.vectors, "dimension": dim, "collection": where.name},
         )
@@ -137,5 +141,6 @@ def _state(published: meta.Published, stored: Stored) -> IndexState:
         articles=articles,
         chunks=sum(len(s) for s in spans.values()),
         name=published.name,
-        complete=not published.interrupted,
+        complete=not published.interrupted and meta.outdated(published.manifest) is None,
+        rebuild=meta.outdated(published.manifest),
     )
