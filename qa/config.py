@@ -149,6 +149,25 @@ class AnswerSettings:
     sentence_vector_bytes: int = 64 * 2**20
 
 
+@dataclass(frozen=True)
+class ReaderSettings:
+    """The trained reader (qa/answer/trained.py): its weights, when it answers, what it quotes."""
+
+    # The weights shipped in the package, and their sha256 (checked when loaded). Made by
+    # `training/train_reader.py` from SQuAD 2.0 train articles (README, "How it answers").
+    weights: str = "reader-v1.json"
+    weights_sha256: str = "1f11c7fc4094c6483d60a548db5d4ed441a0f93614540763dfe0cde7d464ee6e"
+    # Answer when the answerability logit is at least this. Fitted on dev data (see
+    # bench/reader_eval.py): SQUAD_THRESHOLD_SOURCE below.
+    min_logit: float = -0.0426
+    # Other articles' best sentences join the answer (oldest first, after the lead) when their
+    # ranker logit is this close to the lead's; at most AnswerSettings.max_statements in all.
+    support_margin: float = 1.0
+    # Word-piece vectors kept for answering: ~28 KB a sentence (fp16, 384-d, ~37 pieces), so
+    # 96 MB hold the quotable sentences of about 450 news chunks (~56 questions of 8 passages).
+    token_vector_bytes: int = 96 * 2**20
+
+
 class ManifestError(ValueError):
     """A manifest field is missing or of the wrong type; the message names the field."""
 
