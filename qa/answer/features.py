@@ -100,6 +100,11 @@ def _window(per_cand: np.ndarray, cands: Sequence[Candidate]) -> np.ndarray:
     return out
 
 
+def neighbourhood_max(per_cand: np.ndarray, cands: Sequence[Candidate]) -> np.ndarray:
+    """Per candidate: the largest value over it and its neighbours (a window feature)."""
+    return _window(per_cand, cands)
+
+
 def _weighted_stats(m: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column of ``m`` (words x candidates): weighted mean, min, largest weighted shortfall."""
     if m.shape[0] == 0:
