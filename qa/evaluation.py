@@ -183,6 +183,12 @@ def evaluate(
     return EvalResult(k=k, rows=rows, seconds=seconds, summary=_summarise(rows), answers=answers)
 
 
+def _plain(text: str) -> str:
+    """Lower case, punctuation squashed to single spaces, padded (SQuAD's answer matching)."""
+    words = re.sub(r"[^\w]+", " ", text.casefold()).split()
+    return " " + " ".join(words) + " "
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
@@ -201,7 +207,7 @@ def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) 
         "retrieved": ranked,
         "confidence": answer.confidence,
     }
-    first_quote = answer.citations[0].quote.casefold() if answer.citations else ""
+    first_quote = _plain(answer.citations[0].quote) if answer.citations else ""
     if item["answerable"] and gold:
         first = next((i for i, a in enumerate(ranked) if a in gold), None)
         # The cited article whose passage ranked highest (citations themselves go in date order).
@@ -214,7 +220,7 @@ def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) 
     if item["answerable"] and item["answers"] and not _yes_no(item["answers"]):
         text = answer.text.casefold()
         row["answer_hit"] = float(any(a.casefold() in text for a in item["answers"]))
-        row["first_quote"] = float(any(a.casefold() in first_quote for a in item["answers"]))
+        row["first_quote"] = float(any(_plain(a) in first_quote for a in item["answers"]))
     if item["facts"]:
         facts = [_squash(f) for f in item["facts"]]
         hit = next(

@@ -62,7 +62,11 @@ class SentenceTokenCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held (arrays and an estimate of the per-sentence objects)."""
         return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     def of(self, chunks: Sequence[StoredChunk]) -> dict[str, ChunkSentences]:
         with self._lock:
