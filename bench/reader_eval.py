@@ -107,7 +107,9 @@ def at_threshold(rows: list[dict], threshold: float) -> dict[str, float]:
     """The set's abstention and first-quote numbers had the reader abstained below ``threshold``."""
 
     def abstains(r: dict) -> bool:
-        return r["abstained"] or r["confidence"] is None or _logit(r["confidence"]) < threshold
+        if r["abstained"] or threshold == -math.inf:
+            return r["abstained"]
+        return r["confidence"] is None or _logit(r["confidence"]) < threshold
 
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]

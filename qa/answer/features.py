@@ -23,8 +23,10 @@ Ported from training/features.py (issue 11); training/ imports this module.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +102,19 @@ def _window(per_cand: np.ndarray, cands: Sequence[Candidate]) -> np.ndarray:
     return out
 
 
+@functools.cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """numpy's BLAS on one thread: these products are small, and on a shared machine two BLAS
+    threads cost 16.7 ms a question against 3.6 ms on one (50 candidates, 22 question pieces)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
 def neighbourhood_max(per_cand: np.ndarray, cands: Sequence[Candidate]) -> np.ndarray:
     """Per candidate: the largest value over it and its neighbours (a window feature)."""
     return _window(per_cand, cands)
@@ -132,7 +147,8 @@ def candidate_features(
     sizes = np.array([len(c.tokens) for c in cands])
     if all_tokens is None:
         all_tokens = np.concatenate([c.tokens for c in cands]).astype(np.float32, copy=False)
-    sims = q_tokens.astype(np.float32, copy=False) @ all_tokens.T  # (question tokens, all tokens)
+    with _one_blas_thread():
+        sims = q_tokens.astype(np.float32, copy=False) @ all_tokens.T  # (q tokens, all tokens)
     best_tok = _segment_max(sims, sizes)  # (question tokens, n)
     words = _word_maxsim(best_tok, word_pieces(q.spans, q_offsets))
     words_win = _window(words, cands)
