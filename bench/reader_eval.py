@@ -15,6 +15,7 @@ each set's answerable and unanswerable abstained and gold answer in the first qu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -76,7 +77,7 @@ def ensure_index(name: str, corpus: Path, workdir: Path) -> Path:
     return index
 
 
-def measure(name: str, workdir: Path, every: int) -> dict[str, list[dict]]:
+def measure(name: str, workdir: Path, every: int, variants: list[str]) -> dict[str, list[dict]]:
     """Per-question rows of both readers on one set."""
     import qa
     from qa.answer.extractive import ExtractiveReader
@@ -89,10 +90,16 @@ def measure(name: str, workdir: Path, every: int) -> dict[str, list[dict]]:
         questions = workdir / f"{name}-every-{every}.jsonl"
         questions.write_text("\n".join(lines[::every]) + "\n", encoding="utf-8")
     assistant = qa.Assistant.open(ensure_index(name, corpus, workdir))
+    free = ReaderSettings(min_logit=-math.inf)
     readers = {
         "none": ExtractiveReader(assistant.encoder),
-        "trained": TrainedReader(assistant.encoder, ReaderSettings(min_logit=-math.inf)),
+        "trained": TrainedReader(assistant.encoder, free),
     }
+    for variant in variants:
+        key, _, value = variant.partition("=")
+        setting = type(getattr(free, key))(json.loads(value))
+        reader = TrainedReader(assistant.encoder, dataclasses.replace(free, **{key: setting}))
+        readers[f"trained+{variant}"] = reader
     out = {}
     for reader_name, reader in readers.items():
         started = time.perf_counter()
@@ -137,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, required=True, help="indexes and inputs (reused)")
     p.add_argument("--sets", default="seed,squad,multihop")
     p.add_argument("--every", type=int, default=1, help="every n-th question only")
+    p.add_argument(
+        "--variant",
+        action="append",
+        help="also a trained reader with SETTING=VALUE (ReaderSettings), e.g. contradiction=true",
+    )
     p.add_argument("--speed", type=int, help="only ask() latency of both readers, N news questions")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -144,15 +156,19 @@ def main(argv: list[str] | None = None) -> int:
         return speed(args.workdir, args.speed)
     rows = {}
     for name in args.sets.split(","):
-        rows[name] = measure(name, args.workdir, args.every)
+        rows[name] = measure(name, args.workdir, args.every, args.variant or [])
         (args.workdir / f"rows-{name}.json").write_text(json.dumps(rows[name]), encoding="utf-8")
     print("\nthreshold on the answerability logit (trained reader; 'none' for comparison)")
     print(f"{'set':10}{'threshold':>10}{'ans. abst.':>12}{'unans. abst.':>14}{'first quote':>13}")
     for name, by_reader in rows.items():
         base = at_threshold(by_reader["none"], -math.inf)
         print(f"{name:10}{'none':>10}" + _cells(base))
-        for t in THRESHOLDS:
-            print(f"{name:10}{t:>10.2f}" + _cells(at_threshold(by_reader["trained"], t)))
+        for reader_name, reader_rows in by_reader.items():
+            if reader_name == "none":
+                continue
+            print(f"  {reader_name}")
+            for t in THRESHOLDS:
+                print(f"{name:10}{t:>10.2f}" + _cells(at_threshold(reader_rows, t)))
     return 0
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from qa.answer.abstain import passage_gates
 from qa.answer.analysis import STOP, QuestionText, SentenceText, focus_words, speaker_phrase
 from qa.answer.evidence import ArticleTerms
-from qa.answer.extractive import abstention
+from qa.answer.extractive import _is_statement, abstention
 from qa.answer.features import FEATURES, Candidate, candidate_features, neighbourhood_max, rule_mask
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import SentenceTokenCache
@@ -92,15 +92,24 @@ class TrainedReader:
         qv = self._encoder.encode_tokens([question])[0]
         x = candidate_features(q, qv.pooled, qv.tokens, qv.offsets, cands, tokens)
         logits = self.scorer.ranker.logit(x)
-        allowed = _allowed(q, x, cands, self.scorer)
+        trained = _allowed(q, x, cands, self.scorer)
+        focus, consistent = self._focus_rule(q, x), self._contradiction_rule(q, x)
+        allowed = trained & focus & consistent
         if not allowed.any():
-            answer = abstention(question, _barred(q), passages, notices)
+            if not trained.any():
+                reason = _barred(q)
+            elif not (trained & focus).any():
+                best = int(np.argmax(np.where(trained, logits, -np.inf)))
+                reason = _focus_missing(q, best, cands)
+            else:
+                reason = "the closest passages give another figure or date than the question"
+            answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=_probability(NO_ANSWER))
         rows = np.flatnonzero(allowed)
         top = int(rows[np.argmax(logits[rows])])
         logit = float(self.scorer.answer.logit(question_row(x[rows], logits[rows])[None])[0])
         confidence = _probability(logit)
-        if logit < self.settings.min_logit:
+        if logit < self.settings.min_logit and len(q.stems) <= self.settings.max_question_words:
             reason = _unsupported(q, x[top], cands)
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=confidence)
@@ -117,6 +126,22 @@ class TrainedReader:
             notices=notices,
             confidence=confidence,
         )
+
+    def _focus_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
+        """The question's names, figures and dates in the sentence or a neighbour, all but
+        ``ReaderSettings.max_focus_missing`` of them (the article saying them elsewhere is not
+        enough); -1 turns the rule off."""
+        limit = self.settings.max_focus_missing
+        if limit < 0 or not q.focus.any():
+            return np.ones(len(x), dtype=bool)
+        return x[:, FEATURES.index("focus_miss_win")] <= limit
+
+    def _contradiction_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
+        """With ``ReaderSettings.contradiction``: a question giving a figure or date is not
+        answered by a sentence that gives another one instead."""
+        if not self.settings.contradiction or not (q.numbers or q.dates):
+            return np.ones(len(x), dtype=bool)
+        return x[:, FEATURES.index("num_conflict")] == 0
 
     def _candidates(
         self, q: QuestionText, hits: list[Hit], index: IndexReader
@@ -183,18 +208,28 @@ class TrainedReader:
     def _choose(
         self, top: int, logits: np.ndarray, sentences: list[_Sentence], hits: list[Hit]
     ) -> list[int]:
-        """The lead, then other articles' best sentences close behind it, oldest first."""
+        """The lead, then other articles' best sentences close behind it, oldest first; with
+        no other article close behind, the lead's article's next best sentences (an answer
+        often spans two), in reading order."""
         lead_article = hits[sentences[top].hit].chunk.article_id
         best: dict[str, int] = {}
+        same: list[int] = []
+        floor = logits[top] - self.settings.support_margin
         for i in np.argsort(-logits, kind="stable").tolist():
-            if not np.isfinite(logits[i]) or logits[i] < logits[top] - self.settings.support_margin:
+            if i == top:
+                continue
+            if not np.isfinite(logits[i]) or logits[i] < floor:
                 break
             aid = hits[sentences[i].hit].chunk.article_id
             if aid != lead_article:
                 best.setdefault(aid, i)
+            elif _is_statement(sentences[i].text):
+                same.append(i)
         others = list(best.values())[: self.gates.max_statements - 1]
-        others.sort(key=lambda i: (hits[sentences[i].hit].chunk.published or "9999", -logits[i]))
-        return [top, *others]
+        if others:
+            others.sort(key=lambda i: (hits[sentences[i].hit].chunk.published or "9", -logits[i]))
+            return [top, *others]
+        return [top, *sorted(same[: self.settings.runners_up], key=lambda i: sentences[i].start)]
 
 
 def _with_stems(text: SentenceText | None, stems: frozenset[str]) -> SentenceText | None:
@@ -261,6 +296,15 @@ def _barred(q: QuestionText) -> str:
         return f"no sentence of the closest passages says what {who} said"
     what = "figure" if q.kind == "number" else "date"
     return f"the closest passages give no {what} that answers the question"
+
+
+def _focus_missing(q: QuestionText, best: int, cands: Sequence[Candidate]) -> str:
+    """The focus words the best sentence and its neighbours lack, as the reason."""
+    c = cands[best]
+    window = [o.text for o in cands if o.doc == c.doc and abs(o.position - c.position) <= 1]
+    stems = [s for s, f in zip(q.stems, q.focus.tolist()) if f]
+    missing = [w for w, s in zip(focus_words(q), stems) if not any(_holds(t, s) for t in window)]
+    return f"no sentence of the closest passages mentions {' and '.join(missing[:3])} together"
 
 
 def _unsupported(q: QuestionText, row: np.ndarray, cands: Sequence[Candidate]) -> str:
