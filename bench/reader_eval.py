@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 SQUAD_DEV = DATA / "squad2-partial" / "dev-10-articles.json"
 MULTIHOP = DATA / "multihop-rag"
-THRESHOLDS = (-3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+THRESHOLDS = (-4.0, -3.0, -2.5, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.5)
 
 
 def squad_inputs(workdir: Path) -> tuple[Path, Path]:
@@ -100,7 +100,7 @@ def measure(name: str, workdir: Path, every: int, variants: list[str]) -> dict[s
         setting = type(getattr(free, key))(json.loads(value))
         reader = TrainedReader(assistant.encoder, dataclasses.replace(free, **{key: setting}))
         readers[f"trained+{variant}"] = reader
-    out = {}
+    out = {"long": sorted(long_questions(questions, free.max_question_words))}
     for reader_name, reader in readers.items():
         started = time.perf_counter()
         result = qa.evaluate(assistant, questions, reader=reader)
@@ -110,11 +110,22 @@ def measure(name: str, workdir: Path, every: int, variants: list[str]) -> dict[s
     return out
 
 
-def at_threshold(rows: list[dict], threshold: float) -> dict[str, float]:
-    """The set's abstention and first-quote numbers had the reader abstained below ``threshold``."""
+def long_questions(path: Path, most: int) -> set[str]:
+    """Ids of the questions the threshold does not apply to (over ``most`` content words)."""
+    from qa.answer.analysis import analyse_question, default_stem
+    from qa.evaluation import load_questions
+
+    stem = default_stem()
+    questions = load_questions(path)
+    return {q["id"] for q in questions if len(analyse_question(q["question"], stem).stems) > most}
+
+
+def at_threshold(rows: list[dict], threshold: float, long: set[str]) -> dict[str, float]:
+    """The set's abstention and first-quote numbers had the reader abstained below ``threshold``
+    (questions in ``long`` exempt, as the reader does)."""
 
     def abstains(r: dict) -> bool:
-        if r["abstained"] or threshold == -math.inf:
+        if r["abstained"] or threshold == -math.inf or r["id"] in long:
             return r["abstained"]
         return r["confidence"] is None or _logit(r["confidence"]) < threshold
 
@@ -161,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthreshold on the answerability logit (trained reader; 'none' for comparison)")
     print(f"{'set':10}{'threshold':>10}{'ans. abst.':>12}{'unans. abst.':>14}{'first quote':>13}")
     for name, by_reader in rows.items():
-        base = at_threshold(by_reader["none"], -math.inf)
+        long = set(by_reader["long"])
+        base = at_threshold(by_reader["none"], -math.inf, long)
         print(f"{name:10}{'none':>10}" + _cells(base))
         for reader_name, reader_rows in by_reader.items():
-            if reader_name == "none":
+            if reader_name in ("none", "long"):
                 continue
             print(f"  {reader_name}")
             for t in THRESHOLDS:
-                print(f"{name:10}{t:>10.2f}" + _cells(at_threshold(reader_rows, t)))
+                print(f"{name:10}{t:>10.2f}" + _cells(at_threshold(reader_rows, t, long)))
     return 0
 
 
