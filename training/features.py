@@ -6,6 +6,11 @@ trained on exactly what the product computes.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's `qa`
+
 from qa.answer.analysis import (  # noqa: F401
     _WORD,
     KINDS,

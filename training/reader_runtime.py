@@ -7,6 +7,11 @@ best, logit, logits = reader.read(q, q_pooled, q_tokens, q_offsets, candidates)
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's `qa`
+
 from qa.answer.scorer import (  # noqa: F401
     NO_ANSWER,
     QUESTION_FEATURES,
