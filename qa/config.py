@@ -174,6 +174,10 @@ class ReaderSettings:
     # (the trained num_conflict feature, as a rule). Off: seed answerable abstained 0.047 ->
     # 0.116 at -2.0, unanswerable unchanged.
     contradiction: bool = False
+    # "who ..." / "the name of the <role>" need a sentence naming someone new (two capitalised
+    # words). Off: on the seed set (`--variant person_rule=true`) answerable abstained 0.047 ->
+    # 0.070 at -2.0, unanswerable unchanged (the trained kind features already weigh it).
+    person_rule: bool = False
     # The threshold applies to questions of at most this many content words. Longer ones (the
     # multi-part MultiHop-RAG questions, 15+ words) are answered when the gates and rules let
     # them: there the head does not tell answerable from null (AUC 0.59 on the dev questions it

@@ -94,6 +94,7 @@ class TrainedReader:
         logits = self.scorer.ranker.logit(x)
         trained = _allowed(q, x, cands, self.scorer)
         focus, consistent = self._focus_rule(q, x), self._contradiction_rule(q, x)
+        focus &= self._person_rule(q, sentences, cands)
         allowed = trained & focus & consistent
         if not allowed.any():
             if not trained.any():
@@ -135,6 +136,19 @@ class TrainedReader:
         if limit < 0 or not q.focus.any():
             return np.ones(len(x), dtype=bool)
         return x[:, FEATURES.index("focus_miss_win")] <= limit
+
+    def _person_rule(
+        self, q: QuestionText, sentences: list[_Sentence], cands: Sequence[Candidate]
+    ) -> np.ndarray:
+        """With ``ReaderSettings.person_rule``: "who ..." and "the name of the <role>" are only
+        answered by a sentence (or neighbour) naming someone the question does not: a run of two
+        capitalised words ("John F. Kirby", "Security Media Cell")."""
+        asks = q.kind == "person" or (q.kind == "entity" and _ROLE.search(q.text))
+        if not self.settings.person_rule or not asks:
+            return np.ones(len(cands), dtype=bool)
+        asked = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
+        named = np.array([_names_someone(s.text, asked) for s in sentences], dtype=float)
+        return neighbourhood_max(named, cands) > 0
 
     def _contradiction_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
         """With ``ReaderSettings.contradiction``: a question giving a figure or date is not
@@ -296,6 +310,23 @@ def _barred(q: QuestionText) -> str:
         return f"no sentence of the closest passages says what {who} said"
     what = "figure" if q.kind == "number" else "date"
     return f"the closest passages give no {what} that answers the question"
+
+
+_ROLE = re.compile(
+    r"\bname of the (?:\w+ )?(?:commander|leader|head|president|minister|spokes\w+|chief|"
+    r"mayor|governor|director|secretary|general|officer|ambassador|envoy)\b",
+    re.I,
+)
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
+
+
+def _names_someone(text: str, asked: set[str]) -> bool:
+    """A run of two or more capitalised words with one the question does not say."""
+    for run in _CAPITALISED_RUN.findall(text):
+        words = [w for w in re.findall(r"[\w'’\-]+", run) if w.lower() not in STOP]
+        if len(words) >= 2 and any(w.lower()[:5] not in asked for w in words):
+            return True
+    return False
 
 
 def _focus_missing(q: QuestionText, best: int, cands: Sequence[Candidate]) -> str:
