@@ -178,6 +178,11 @@ class ReaderSettings:
     # words). Off: on the seed set (`--variant person_rule=true`) answerable abstained 0.047 ->
     # 0.070 at -2.0, unanswerable unchanged (the trained kind features already weigh it).
     person_rule: bool = False
+    # "who is the <role> of ...": the role must be named near the answer ("Who is the mayor of
+    # Baghdad?" is not answered by the Security Media Cell). "What did X say about Y": Y's names
+    # and dates must be near X's statement. Measured: README, "How it answers".
+    role_rule: bool = True
+    speaker_topic: bool = True
     # The threshold applies to questions of at most this many content words. Longer ones (the
     # multi-part MultiHop-RAG questions, 15+ words) are answered when the gates and rules let
     # them: there the head does not tell answerable from null (AUC 0.59 on the dev questions it

@@ -92,3 +92,19 @@ def test_altered_weights_are_refused(tmp_path):
 def test_unknown_reader_lists_the_choices(encoder):
     with pytest.raises(qa.SettingsError, match="trained, none"):
         qa.make_reader("bert", encoder)
+
+
+def test_qa_eval_compares_readers_in_one_run(seed_index, capsys):
+    from qa.cli import main
+
+    args = ["eval", str(GOLD), "--index", str(seed_index), "--k", "5"]
+    assert main([*args, "--reader", "trained", "--reader", "none"]) == 0
+    out = capsys.readouterr().out
+    trained, none = out.split("reader: none")
+    assert trained.startswith("reader: trained")
+    for part in (trained, none):
+        assert "gold answer in the first quote" in part
+    assert "answered share" in trained and "precision" in trained
+    assert "no confidences" in none  # today's scoring gives one operating point
+    assert main([*args, "--reader", "bert"]) == 1
+    assert "unknown reader 'bert'; choose one of trained, none" in capsys.readouterr().err

@@ -95,11 +95,19 @@ class TrainedReader:
         trained = _allowed(q, x, cands, self.scorer)
         focus, consistent = self._focus_rule(q, x), self._contradiction_rule(q, x)
         focus &= self._person_rule(q, sentences, cands)
-        allowed = trained & focus & consistent
+        role, role_word = self._role_rule(q, cands)
+        topic, topic_words = self._topic_rule(q, cands)
+        allowed = trained & role & topic & focus & consistent
         if not allowed.any():
             if not trained.any():
                 reason = _barred(q)
-            elif not (trained & focus).any():
+            elif not (trained & role).any():
+                reason = f"no sentence of the closest passages mentions a {role_word}"
+            elif not (trained & role & topic).any():
+                who = speaker_phrase(q.text) or "the speaker"
+                about = " and ".join(topic_words)
+                reason = f"no sentence of the closest passages says what {who} said about {about}"
+            elif not (trained & role & topic & focus).any():
                 best = int(np.argmax(np.where(trained, logits, -np.inf)))
                 reason = _focus_missing(q, best, cands)
             else:
@@ -136,6 +144,37 @@ class TrainedReader:
         if limit < 0 or not q.focus.any():
             return np.ones(len(x), dtype=bool)
         return x[:, FEATURES.index("focus_miss_win")] <= limit
+
+    def _role_rule(self, q: QuestionText, cands: Sequence[Candidate]) -> tuple[np.ndarray, str]:
+        """With ``ReaderSettings.role_rule``: "who is the mayor of ...", "the name of the
+        commander": the role asked for must be named in the sentence or a neighbour."""
+        m = _ROLE_ASKED.search(q.text)
+        if not self.settings.role_rule or not m:
+            return np.ones(len(cands), dtype=bool), ""
+        role = m.group(1) or m.group(2)
+        stems = self.scorer.sentence(role).stems
+        has = np.array([all(_holds(c.text, s) for s in stems) for c in cands], dtype=float)
+        return neighbourhood_max(has, cands) > 0, role
+
+    def _topic_rule(
+        self, q: QuestionText, cands: Sequence[Candidate]
+    ) -> tuple[np.ndarray, list[str]]:
+        """With ``ReaderSettings.speaker_topic``: "what did X say about Y" is answered only where
+        the sentence or a neighbour also names Y's names and dates (X's statement on another
+        strike is no answer)."""
+        if not self.settings.speaker_topic or not q.speaker_cue:
+            return np.ones(len(cands), dtype=bool), []
+        speaker = set(q.speaker)
+        topic = [
+            (w, s)
+            for w, s in zip(focus_words(q), [s for s, f in zip(q.stems, q.focus.tolist()) if f])
+            if s not in speaker
+        ]
+        ok = np.ones(len(cands), dtype=bool)
+        for _, stem in topic:
+            has = np.array([_holds(c.text, stem) for c in cands], dtype=float)
+            ok &= neighbourhood_max(has, cands) > 0
+        return ok, [w for w, _ in topic]
 
     def _person_rule(
         self, q: QuestionText, sentences: list[_Sentence], cands: Sequence[Candidate]
@@ -312,6 +351,11 @@ def _barred(q: QuestionText) -> str:
     return f"the closest passages give no {what} that answers the question"
 
 
+_ROLE_ASKED = re.compile(
+    r"\b(?:who|what) (?:is|was|are|were) (?:the|a|an) (?:\w+ )??([a-z][\w\-]+) of\b|"
+    r"\bname of the ([a-z][\w\-]+)\b",
+    re.I,
+)
 _ROLE = re.compile(
     r"\bname of the (?:\w+ )?(?:commander|leader|head|president|minister|spokes\w+|chief|"
     r"mayor|governor|director|secretary|general|officer|ambassador|envoy)\b",
