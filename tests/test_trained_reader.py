@@ -27,10 +27,11 @@ def assistant(seed_index, encoder):
         # the corpus has no such statement, though every word of the question occurs in it
         ("What did Iran's supreme leader say about the Babil strike?", "Iran's supreme leader"),
         # on-topic, the answer absent: once answered with related sentences
-        ("What did the Iraqi foreign minister say about the Albu Kamal strike?", ""),
-        ("What did Qais Khazali say about the Babil strike?", ""),
+        ("What did the Iraqi foreign minister say about the Albu Kamal strike?", "minister said"),
+        # his statement on another strike is no answer
+        ("What did Qais Khazali say about the Babil strike?", "Qais Khazali said about Babil"),
         ("How many drones were launched from Kuwait?", ""),
-        ("Who is the mayor of Baghdad?", ""),
+        ("Who is the mayor of Baghdad?", "mentions a mayor"),
         ("Who won the 2022 World Cup?", ""),  # off-topic
     ],
 )
