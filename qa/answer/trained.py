@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.answer.abstain import passage_gates
-from qa.answer.analysis import STOP, QuestionText, SentenceText, focus_words, speaker_phrase
+from qa.answer.analysis import QuestionText, SentenceText
 from qa.answer.evidence import ArticleTerms
 from qa.answer.extractive import _is_statement, abstention
-from qa.answer.features import FEATURES, Candidate, candidate_features, neighbourhood_max, rule_mask
+from qa.answer.features import Candidate, candidate_features
+from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import SentenceTokenCache
 from qa.config import AnswerSettings, ReaderSettings
@@ -35,9 +34,6 @@ from qa.search.hits import Hit, Retrieval
 from qa.text.dates import MONTH_NAMES
 
 _ARTICLES_KEPT = 512  # analysed whole articles (a question reads up to 8)
-# "according to X": this share of X's capitalised words must be in the sentence or its
-# neighbours (set on the seed set: the three answerable "according to" questions pass at 0.5).
-SPEAKER_NAME_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,7 @@ class TrainedReader:
             settings.token_vector_bytes,
             answer_settings.min_quote_words,
         )
+        self.rules = AnswerRules(settings, self.scorer)
         self._articles: OrderedDict[tuple[str, str], SentenceText] = OrderedDict()
 
     def answer(
@@ -92,26 +89,8 @@ class TrainedReader:
         qv = self._encoder.encode_tokens([question])[0]
         x = candidate_features(q, qv.pooled, qv.tokens, qv.offsets, cands, tokens)
         logits = self.scorer.ranker.logit(x)
-        trained = _allowed(q, x, cands, self.scorer)
-        focus, consistent = self._focus_rule(q, x), self._contradiction_rule(q, x)
-        focus &= self._person_rule(q, sentences, cands)
-        role, role_word = self._role_rule(q, cands)
-        topic, topic_words = self._topic_rule(q, cands)
-        allowed = trained & role & topic & focus & consistent
-        if not allowed.any():
-            if not trained.any():
-                reason = _barred(q)
-            elif not (trained & role).any():
-                reason = f"no sentence of the closest passages mentions a {role_word}"
-            elif not (trained & role & topic).any():
-                who = speaker_phrase(q.text) or "the speaker"
-                about = " and ".join(topic_words)
-                reason = f"no sentence of the closest passages says what {who} said about {about}"
-            elif not (trained & role & topic & focus).any():
-                best = int(np.argmax(np.where(trained, logits, -np.inf)))
-                reason = _focus_missing(q, best, cands)
-            else:
-                reason = "the closest passages give another figure or date than the question"
+        allowed, reason = self.rules.allowed(q, x, logits, [t.text for t in sentences], cands)
+        if reason:
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=_probability(NO_ANSWER))
         rows = np.flatnonzero(allowed)
@@ -119,7 +98,7 @@ class TrainedReader:
         logit = float(self.scorer.answer.logit(question_row(x[rows], logits[rows])[None])[0])
         confidence = _probability(logit)
         if logit < self.settings.min_logit and len(q.stems) <= self.settings.max_question_words:
-            reason = _unsupported(q, x[top], cands)
+            reason = unsupported(q, x[top], cands)
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=confidence)
         chosen = self._choose(top, np.where(allowed, logits, -np.inf), sentences, hits)
@@ -135,66 +114,6 @@ class TrainedReader:
             notices=notices,
             confidence=confidence,
         )
-
-    def _focus_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
-        """The question's names, figures and dates in the sentence or a neighbour, all but
-        ``ReaderSettings.max_focus_missing`` of them (the article saying them elsewhere is not
-        enough); -1 turns the rule off."""
-        limit = self.settings.max_focus_missing
-        if limit < 0 or not q.focus.any():
-            return np.ones(len(x), dtype=bool)
-        return x[:, FEATURES.index("focus_miss_win")] <= limit
-
-    def _role_rule(self, q: QuestionText, cands: Sequence[Candidate]) -> tuple[np.ndarray, str]:
-        """With ``ReaderSettings.role_rule``: "who is the mayor of ...", "the name of the
-        commander": the role asked for must be named in the sentence or a neighbour."""
-        m = _ROLE_ASKED.search(q.text)
-        if not self.settings.role_rule or not m:
-            return np.ones(len(cands), dtype=bool), ""
-        role = m.group(1) or m.group(2)
-        stems = self.scorer.sentence(role).stems
-        has = np.array([all(_holds(c.text, s) for s in stems) for c in cands], dtype=float)
-        return neighbourhood_max(has, cands) > 0, role
-
-    def _topic_rule(
-        self, q: QuestionText, cands: Sequence[Candidate]
-    ) -> tuple[np.ndarray, list[str]]:
-        """With ``ReaderSettings.speaker_topic``: "what did X say about Y" is answered only where
-        the sentence or a neighbour also names Y's names and dates (X's statement on another
-        strike is no answer)."""
-        if not self.settings.speaker_topic or not q.speaker_cue:
-            return np.ones(len(cands), dtype=bool), []
-        speaker = set(q.speaker)
-        topic = [
-            (w, s)
-            for w, s in zip(focus_words(q), [s for s, f in zip(q.stems, q.focus.tolist()) if f])
-            if s not in speaker
-        ]
-        ok = np.ones(len(cands), dtype=bool)
-        for _, stem in topic:
-            has = np.array([_holds(c.text, stem) for c in cands], dtype=float)
-            ok &= neighbourhood_max(has, cands) > 0
-        return ok, [w for w, _ in topic]
-
-    def _person_rule(
-        self, q: QuestionText, sentences: list[_Sentence], cands: Sequence[Candidate]
-    ) -> np.ndarray:
-        """With ``ReaderSettings.person_rule``: "who ..." and "the name of the <role>" are only
-        answered by a sentence (or neighbour) naming someone the question does not: a run of two
-        capitalised words ("John F. Kirby", "Security Media Cell")."""
-        asks = q.kind == "person" or (q.kind == "entity" and _ROLE.search(q.text))
-        if not self.settings.person_rule or not asks:
-            return np.ones(len(cands), dtype=bool)
-        asked = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
-        named = np.array([_names_someone(s.text, asked) for s in sentences], dtype=float)
-        return neighbourhood_max(named, cands) > 0
-
-    def _contradiction_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
-        """With ``ReaderSettings.contradiction``: a question giving a figure or date is not
-        answered by a sentence that gives another one instead."""
-        if not self.settings.contradiction or not (q.numbers or q.dates):
-            return np.ones(len(x), dtype=bool)
-        return x[:, FEATURES.index("num_conflict")] == 0
 
     def _candidates(
         self, q: QuestionText, hits: list[Hit], index: IndexReader
@@ -294,36 +213,6 @@ def _with_stems(text: SentenceText | None, stems: frozenset[str]) -> SentenceTex
     )
 
 
-def _allowed(
-    q: QuestionText, x: np.ndarray, cands: Sequence[Candidate], scorer: SentenceScorer
-) -> np.ndarray:
-    """The sentences that may answer: the trained rules, with "according to X" read loosely.
-
-    The trained rules want all of X's content words next to a speech cue for "what did X say"
-    (kept: the seed's "what did Iran's supreme leader say" has a near-miss "Iraq's leader"), and
-    all of them in the window for "according to X, ...". Questions paraphrase X there ("the Cell
-    refuting the Pentagon" for the Security Media Cell), so half of X's names are enough.
-    """
-    if not q.speaker or q.speaker_cue:
-        return rule_mask(q, x)
-    loose = dataclasses.replace(q, speaker=[])
-    allowed = rule_mask(loose, x)
-    who = speaker_phrase(q.text) or ""
-    names = _capitalised(who, scorer) or list(q.speaker)
-    share = np.array([np.mean([_holds(c.text, s) for s in names]) for c in cands])
-    return allowed & (neighbourhood_max(share, cands) >= SPEAKER_NAME_SHARE)
-
-
-def _capitalised(text: str, scorer: SentenceScorer) -> list[str]:
-    """Stems of the capitalised words of ``text`` (names, acronyms), function words left out."""
-    words = [
-        re.sub(r"['’]s$", "", w)
-        for w in re.findall(r"[\w'’\-]+", text)
-        if (w[:1].isupper() or w[:1].isdigit()) and w.lower() not in STOP
-    ]
-    return sorted(scorer.sentence(" ".join(words)).stems)
-
-
 def _idf(index: IndexReader, retrieval: Retrieval):  # noqa: ANN202
     """BM25 IDF of a stem in this index; a stem the index never saw gets the rarest IDF."""
     known = dict(retrieval.term_weights)
@@ -340,64 +229,6 @@ def _idf(index: IndexReader, retrieval: Retrieval):  # noqa: ANN202
 
 def _probability(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
-
-
-def _barred(q: QuestionText) -> str:
-    """Why no sentence may answer: what the rules asked for and nothing held."""
-    if q.speaker:
-        who = speaker_phrase(q.text) or "the speaker asked about"
-        return f"no sentence of the closest passages says what {who} said"
-    what = "figure" if q.kind == "number" else "date"
-    return f"the closest passages give no {what} that answers the question"
-
-
-_ROLE_ASKED = re.compile(
-    r"\b(?:who|what) (?:is|was|are|were) (?:the|a|an) (?:\w+ )??([a-z][\w\-]+) of\b|"
-    r"\bname of the ([a-z][\w\-]+)\b",
-    re.I,
-)
-_ROLE = re.compile(
-    r"\bname of the (?:\w+ )?(?:commander|leader|head|president|minister|spokes\w+|chief|"
-    r"mayor|governor|director|secretary|general|officer|ambassador|envoy)\b",
-    re.I,
-)
-_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
-
-
-def _names_someone(text: str, asked: set[str]) -> bool:
-    """A run of two or more capitalised words with one the question does not say."""
-    for run in _CAPITALISED_RUN.findall(text):
-        words = [w for w in re.findall(r"[\w'’\-]+", run) if w.lower() not in STOP]
-        if len(words) >= 2 and any(w.lower()[:5] not in asked for w in words):
-            return True
-    return False
-
-
-def _focus_missing(q: QuestionText, best: int, cands: Sequence[Candidate]) -> str:
-    """The focus words the best sentence and its neighbours lack, as the reason."""
-    c = cands[best]
-    window = [o.text for o in cands if o.doc == c.doc and abs(o.position - c.position) <= 1]
-    stems = [s for s, f in zip(q.stems, q.focus.tolist()) if f]
-    missing = [w for w, s in zip(focus_words(q), stems) if not any(_holds(t, s) for t in window)]
-    return f"no sentence of the closest passages mentions {' and '.join(missing[:3])} together"
-
-
-def _unsupported(q: QuestionText, row: np.ndarray, cands: Sequence[Candidate]) -> str:
-    """Why the best sentence does not answer: the focus words no sentence holds, if any."""
-    missing = [
-        w
-        for w, stem in zip(focus_words(q), [s for s, f in zip(q.stems, q.focus.tolist()) if f])
-        if not any(_holds(c.text, stem) for c in cands)
-    ]
-    if missing:
-        return f"no sentence of the closest passages mentions {', '.join(missing[:4])}"
-    if row[FEATURES.index("num_conflict")] > 0:
-        return "the closest sentence gives another figure or date than the question"
-    return "no sentence of the closest passages answers the question"
-
-
-def _holds(text: SentenceText, stem: str) -> bool:
-    return stem in text.stems or (len(stem) >= 5 and stem[:5] in text.prefixes)
 
 
 def _cite(n: int, sentence: _Sentence, hit: Hit) -> Citation:
