@@ -180,7 +180,7 @@ class ReaderSettings:
     person_rule: bool = False
     # "who is the <role> of ...": the role must be named near the answer ("Who is the mayor of
     # Baghdad?" is not answered by the Security Media Cell). "What did X say about Y": Y's names
-    # and dates must be near X's statement. Measured: README, "How it answers".
+    # and dates must be in X's statement's article. Measured: README, "How it answers".
     role_rule: bool = True
     speaker_topic: bool = True
     # The threshold applies to questions of at most this many content words. Longer ones (the

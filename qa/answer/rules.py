@@ -86,9 +86,10 @@ class AnswerRules:
     def _topic_rule(
         self, q: QuestionText, cands: Sequence[Candidate]
     ) -> tuple[np.ndarray, list[str]]:
-        """With ``ReaderSettings.speaker_topic``: "what did X say about Y" is answered only where
-        the sentence or a neighbour also names Y's names and dates (X's statement on another
-        strike is no answer)."""
+        """With ``ReaderSettings.speaker_topic``: "what did X say about Y" is answered only by
+        X's statement in an article that names Y's names and dates (X's statement on another
+        strike is no answer). The article, not the window: a report on the Babil strike quotes
+        "Kataib Hezbollah said ... a US strike targeted" without repeating "Babil"."""
         if not self.settings.speaker_topic or not q.speaker_cue:
             return np.ones(len(cands), dtype=bool), []
         speaker = set(q.speaker)
@@ -99,7 +100,7 @@ class AnswerRules:
         ]
         ok = np.ones(len(cands), dtype=bool)
         for _, stem in topic:
-            has = np.array([_holds(c.text, stem) for c in cands], dtype=float)
+            has = np.array([_holds(c.doc_text or c.text, stem) for c in cands], dtype=float)
             ok &= neighbourhood_max(has, cands) > 0
         return ok, [w for w, _ in topic]
 
