@@ -165,7 +165,7 @@ def _barred(q: QuestionText) -> str:
 
 
 _ROLE_ASKED = re.compile(
-    r"\b(?:who|what) (?:is|was|are|were) (?:the|a|an) (?:\w+ )??([a-z][\w\-]+) of\b|"
+    r"\bwho (?:is|was|are|were) (?:the|a|an) (?:\w+ )??([a-z][\w\-]+) of\b|"
     r"\bname of the ([a-z][\w\-]+)\b",
     re.I,
 )
