@@ -193,8 +193,9 @@ class ReaderSettings:
     # Without any, up to ``runners_up`` more sentences of the lead's article this close join.
     support_margin: float = 1.0
     runners_up: int = 2
-    # Word-piece vectors kept for answering: ~28 KB a sentence (fp16, 384-d, ~37 pieces), so
-    # 96 MB hold the quotable sentences of about 450 news chunks (~56 questions of 8 passages).
+    # Word-piece vectors and text analyses kept for answering: ~28 KB (fp16, 384-d, ~37 pieces)
+    # and ~12 KB a sentence, so 96 MB hold the quotable sentences of about 300 news chunks
+    # (~40 questions of 8 passages).
     token_vector_bytes: int = 96 * 2**20
 
 
