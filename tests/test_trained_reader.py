@@ -109,3 +109,16 @@ def test_qa_eval_compares_readers_in_one_run(seed_index, capsys):
     assert "no confidences" in none  # today's scoring gives one operating point
     assert main([*args, "--reader", "bert"]) == 1
     assert "unknown reader 'bert'; choose one of trained, none" in capsys.readouterr().err
+
+
+def test_concurrent_questions_get_the_answers_of_one_at_a_time(seed_index, encoder):
+    """Its caches (sentences' vectors, articles' analyses) are shared by threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [json.loads(line)["question"] for line in GOLD.read_text().splitlines()][:12]
+    one = qa.Assistant(seed_index, encoder, reader=TrainedReader(encoder))
+    alone = [one.ask(q).text for q in questions]
+    many = qa.Assistant(seed_index, encoder, reader=TrainedReader(encoder))
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: many.ask(q).text, questions))
+    assert together == alone

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ class TrainedReader:
         )
         self.rules = AnswerRules(settings, self.scorer)
         self._articles: OrderedDict[tuple[str, str], SentenceText] = OrderedDict()
+        self._lock = threading.Lock()
 
     def answer(
         self,
@@ -165,16 +167,19 @@ class TrainedReader:
         return frozenset(meta & set(q.stems))
 
     def _article(self, index: IndexReader, article_id: str) -> SentenceText | None:
+        """The whole article analysed (title and text), kept for the next questions."""
         key = (index.catalog().name, article_id)
-        if key in self._articles:
-            self._articles.move_to_end(key)
-            return self._articles[key]
+        with self._lock:  # an Assistant answers from several threads at a time
+            if key in self._articles:
+                self._articles.move_to_end(key)
+                return self._articles[key]
         article = index.article(article_id)
         text = self.scorer.sentence(f"{article.title or ''}\n{article.text}") if article else None
         if text is not None:
-            self._articles[key] = text
-            while len(self._articles) > _ARTICLES_KEPT:
-                self._articles.popitem(last=False)
+            with self._lock:
+                self._articles[key] = text
+                while len(self._articles) > _ARTICLES_KEPT:
+                    self._articles.popitem(last=False)
         return text
 
     def _choose(
