@@ -182,3 +182,40 @@ def serve_ready(index: str, corpus: str, port: int, timeout: float = 180.0) -> f
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def step_reader_latency(index: str, questions: list[str]) -> dict[str, Any]:
+    """ask() with today's scoring ("none") and the trained reader, question by question.
+
+    One Assistant (one retrieval setup), each reader with its own empty caches; the two readers
+    alternate which goes first on each question, so load on the machine hits both alike. Also
+    what the trained reader's word-piece vectors cost per chunk, to price caching them at
+    index time instead.
+    """
+    import qa
+    from qa.answer.extractive import ExtractiveReader
+    from qa.answer.trained import TrainedReader
+    from qa.config import DEFAULT_ANSWER_K
+
+    assistant = qa.Assistant.open(index)
+    encoder = assistant.encoder
+    readers = {"none": ExtractiveReader(encoder), "trained": TrainedReader(encoder)}
+    k = DEFAULT_ANSWER_K
+    assistant.respond(questions[0], k=k, answer_k=k, reader=readers["trained"])  # lazy export
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    for n, q in enumerate(questions):
+        order = list(readers) if n % 2 == 0 else list(reversed(readers))
+        for name in order:
+            _, seconds = timed(
+                lambda q=q, r=readers[name]: assistant.respond(q, k=k, answer_k=k, reader=r)
+            )
+            times[name].append(seconds)
+    cache = readers["trained"].sentences
+    kept = len(cache)  # chunks whose word-piece vectors are held
+    out: dict[str, Any] = {"questions": len(questions)}
+    for name, values in times.items():
+        out[f"{name}_p50"] = percentile_ms(values, 50)
+        out[f"{name}_p95"] = percentile_ms(values, 95)
+    out["token_bytes_per_chunk"] = cache.nbytes / max(kept, 1)
+    out["chunks_kept"] = kept
+    return out

@@ -46,6 +46,7 @@ from bench_parts import (  # noqa: E402
     step_export,
     step_latency,
     step_quality,
+    step_reader_latency,
     step_recall,
 )
 from bench_scale import engines_part, ray_part  # noqa: E402
@@ -227,6 +228,23 @@ def _news(table: Table, args: argparse.Namespace) -> None:
         questions,
     )
     index = str(folder / "index")
+    readers = in_child(step_reader_latency, index, questions)
+    table.put(
+        col,
+        f"ask() p50 | p95, reader none ({readers['questions']} q)",
+        f"{readers['none_p50']:.0f} | {readers['none_p95']:.0f} ms",
+    )
+    table.put(
+        col,
+        "ask() p50 | p95, reader trained (same run)",
+        f"{readers['trained_p50']:.0f} | {readers['trained_p95']:.0f} ms "
+        f"({readers['trained_p50'] / readers['none_p50']:.2f}x)",
+    )
+    table.put(
+        col,
+        "word-piece vectors per chunk (reader)",
+        f"{readers['token_bytes_per_chunk'] / 1e3:.0f} KB",
+    )
     first, second = cold_ask(index, questions[0]), cold_ask(index, questions[1])
     table.put(col, "`qa ask` cold start: 1st | 2nd", f"{first:.1f} | {second:.1f} s")
     if not args.skip_serve:

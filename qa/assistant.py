@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answer.base import Reader
-from qa.answer.extractive import ExtractiveReader
+from qa.answer.factory import DEFAULT_READER, make_reader
 from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
 from qa.errors import IndexMismatchError, QuestionError, SettingsError
@@ -56,13 +56,15 @@ class Assistant:
         location: str | Path,
         encoder: Encoder,
         *,
-        reader: Reader | None = None,
+        reader: Reader | str | None = None,
         reranker: Reranker | None = None,
         retrieval: RetrievalSettings | None = None,
     ) -> None:
         self.location = str(location)
         self.encoder = encoder
-        self.reader = reader or ExtractiveReader(encoder)
+        if reader is None or isinstance(reader, str):
+            reader = make_reader(reader or DEFAULT_READER, encoder)
+        self.reader = reader
         self.reranker = reranker
         self.retrieval = retrieval or RetrievalSettings()
         self._lock = threading.Lock()
@@ -74,10 +76,12 @@ class Assistant:
         location: str | Path = "index",
         *,
         model: str | None = None,
-        reader: Reader | None = None,
+        reader: Reader | str | None = None,
         reranker: Reranker | None = None,
     ) -> Assistant:
         """Load the index at ``location`` (a folder or engine URI) and the model it was built with.
+
+        ``reader``: a ``Reader``, or the name of one (``qa.READERS``: "trained", "none").
 
         Raises:
             IndexNotFoundError: nothing was built there.
@@ -172,9 +176,13 @@ class Assistant:
         until: str | None = None,
         history: Sequence[str] = (),
         mode: str = "hybrid",
+        reader: Reader | None = None,
     ) -> Response:
         """One search for ``max(k, answer_k)`` passages; the answer drawn from the first
-        ``answer_k``, and the first ``k`` passages (what ``qa eval`` scores)."""
+        ``answer_k``, and the first ``k`` passages (what ``qa eval`` scores).
+
+        ``reader``: answer with this reader instead of the assistant's (to compare readers).
+        """
         question, notices = _clean_question(question)
         depth = max(_check_k(k), _check_k(answer_k))
         context = _context(question, history)
@@ -184,7 +192,8 @@ class Assistant:
         retriever = self.retriever
         result = retriever.search(question, depth, filters=filters, mode=mode, context=context)
         top = dataclasses.replace(result, hits=result.hits[:answer_k])
-        answer = self.reader.answer(question, top, retriever.index, notices=notices)
+        reader = reader or self.reader
+        answer = reader.answer(question, top, retriever.index, notices=notices)
         return Response(answer, tuple(h.passage() for h in result.hits[:k]))
 
     def article(self, article_id: str) -> Article | None:

@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"passages retrieved per question ({qa.DEFAULT_RETRIEVE_K})",
     )
     p.add_argument("--out", help="write per-question results (JSONL) here")
+    p.add_argument(
+        "--reader",
+        action="append",
+        help="reader to answer with: trained or none (today's scoring); repeat to compare "
+        "them in one run (default: the default reader)",
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat (Gradio)")
@@ -241,8 +247,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import qa
 
     assistant = qa.Assistant.open(args.index)
-    result = qa.evaluate(assistant, args.questions, k=args.k, out=args.out)
-    print(result.table())
+    names = list(dict.fromkeys(args.reader or []))
+    if not names:
+        result = qa.evaluate(assistant, args.questions, k=args.k, out=args.out)
+        print(result.table())
+        print(result.curve_table())
+        return 0
+    for n, name in enumerate(names):
+        reader = qa.make_reader(name, assistant.encoder)
+        out = args.out if n == 0 or not args.out else f"{args.out}.{name}"
+        result = qa.evaluate(assistant, args.questions, k=args.k, out=out, reader=reader)
+        print(f"reader: {name}")
+        print(result.table())
+        print(result.curve_table())
+        print()
     return 0
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.answer.base import Reader
 from qa.assistant import Assistant
 from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K
 from qa.errors import QAError
@@ -23,6 +24,7 @@ METRICS = (
     ("mrr", "article MRR@k", "answerable"),
     ("all_gold@k", "all gold articles in top k", "answerable"),
     ("answer_hit", "answer contains gold answer", "answered_gold"),
+    ("first_quote", "gold answer in the first quote", "answered_gold"),
     ("abstained", "abstained", "each"),
     ("hits@4", "evidence Hits@4", "evidence"),
     ("hits@10", "evidence Hits@10", "evidence"),
@@ -61,6 +63,49 @@ class EvalResult:
                     + "".join(f"{'-' if c is None else f'{c:.3f}':>{width}}" for c in cells)
                 )
         lines.append(f"({len(self.rows)} questions in {self.seconds:.1f} s)")
+        return "\n".join(lines)
+
+    def curve(self, steps: int = 10) -> list[tuple[float, float]]:
+        """Reliability: (share answered, precision) when answering the most confident first.
+
+        Questions are sorted by the reader's confidence (an abstention without one counts as
+        least confident); precision is the share of those answered that are answerable and
+        answered right (the gold answer in the first quote, else an evidence fact or a gold
+        article in the first citation). Questions whose rightness cannot be told are left out.
+        """
+        scored = [r for r in self.rows if "correct" in r]
+        if all(r["confidence"] is None for r in scored):
+            return []  # a reader without confidences has one operating point, no curve
+        scored.sort(key=lambda r: -(r["confidence"] if r["confidence"] is not None else -1.0))
+        out = []
+        for step in range(1, steps + 1):
+            n = max(1, round(len(scored) * step / steps))
+            if scored:
+                out.append((n / len(scored), sum(r["correct"] for r in scored[:n]) / n))
+        return out
+
+    def operating_point(self) -> tuple[float, float] | None:
+        """(share answered, precision) at the reader's own threshold, over the curve's rows."""
+        scored = [r for r in self.rows if "correct" in r]
+        answered = [r for r in scored if not r["abstained"]]
+        if not scored:
+            return None
+        precision = sum(r["correct"] for r in answered) / len(answered) if answered else 0.0
+        return len(answered) / len(scored), precision
+
+    def curve_table(self) -> str:
+        """The reliability curve as two lines of text, and the operating point."""
+        points, point = self.curve(), self.operating_point()
+        if not point:
+            return "(no question with a known right answer: no reliability curve)"
+        here = f"answered {point[0]:.3f}, precision {point[1]:.3f}"
+        if not points:
+            return f"{here} (the reader gives no confidences: no curve)"
+        lines = [
+            f"{'answered share':34}" + "".join(f"{s:>7.2f}" for s, _ in points),
+            f"{'precision':34}" + "".join(f"{p:>7.3f}" for _, p in points),
+        ]
+        lines.append(f"at the reader's threshold: {here}")
         return "\n".join(lines)
 
 
@@ -104,6 +149,7 @@ def evaluate(
     answer_k: int = DEFAULT_ANSWER_K,
     mode: str = "hybrid",
     out: str | Path | None = None,
+    reader: Reader | None = None,
 ) -> EvalResult:
     """Retrieve ``k`` passages and answer from the first ``answer_k`` for every question.
 
@@ -117,13 +163,16 @@ def evaluate(
         answer_k: Passages the answer is drawn from.
         mode: Retrieval mode ("hybrid", "bm25", "dense").
         out: Optional JSONL file for per-question results.
+        reader: Answer with this reader instead of the assistant's (to compare readers).
     """
     items = load_questions(questions)
     started = time.perf_counter()
     rows = []
     answers = {}
     for item in items:
-        response = assistant.respond(item["question"], k=k, answer_k=answer_k, mode=mode)
+        response = assistant.respond(
+            item["question"], k=k, answer_k=answer_k, mode=mode, reader=reader
+        )
         rows.append(_score(item, list(response.passages), response.answer, k))
         answers[item["id"]] = response.answer
     seconds = time.perf_counter() - started
@@ -132,6 +181,12 @@ def evaluate(
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return EvalResult(k=k, rows=rows, seconds=seconds, summary=_summarise(rows), answers=answers)
+
+
+def _plain(text: str) -> str:
+    """Lower case, punctuation squashed to single spaces, padded (SQuAD's answer matching)."""
+    words = re.sub(r"[^\w]+", " ", text.casefold()).split()
+    return " " + " ".join(words) + " "
 
 
 def _squash(text: str) -> str:
@@ -150,7 +205,9 @@ def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) 
         "answer": answer.text,
         "cited": [c.article_id for c in answer.citations],
         "retrieved": ranked,
+        "confidence": answer.confidence,
     }
+    first_quote = _plain(answer.citations[0].quote) if answer.citations else ""
     if item["answerable"] and gold:
         first = next((i for i, a in enumerate(ranked) if a in gold), None)
         # The cited article whose passage ranked highest (citations themselves go in date order).
@@ -163,6 +220,7 @@ def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) 
     if item["answerable"] and item["answers"] and not _yes_no(item["answers"]):
         text = answer.text.casefold()
         row["answer_hit"] = float(any(a.casefold() in text for a in item["answers"]))
+        row["first_quote"] = float(any(_plain(a) in first_quote for a in item["answers"]))
     if item["facts"]:
         facts = [_squash(f) for f in item["facts"]]
         hit = next(
@@ -171,7 +229,25 @@ def _score(item: dict[str, Any], chunks: list[Passage], answer: Answer, k: int) 
         row["hits@4"] = float(hit is not None and hit < 4)
         row["hits@10"] = float(hit is not None)
         row["mrr@10"] = 0.0 if hit is None else 1.0 / (hit + 1)
+    row.update(_correct(item, answer, row))
     return row
+
+
+def _correct(item: dict[str, Any], answer: Answer, row: dict[str, Any]) -> dict[str, float]:
+    """{"correct": 0/1} when it can be told whether the answer (or abstention) is right."""
+    if not item["answerable"]:
+        return {"correct": 0.0}
+    if "first_quote" in row:
+        return {"correct": row["first_quote"]}
+    if not answer.citations:
+        return {"correct": 0.0} if item["facts"] or item["gold"] else {}
+    first = answer.citations[0]
+    if item["facts"]:
+        text = _squash(first.text)
+        return {"correct": float(any(_squash(f) in text for f in item["facts"]))}
+    if item["gold"]:
+        return {"correct": float(first.article_id in set(item["gold"]))}
+    return {}
 
 
 def _yes_no(answers: list[str]) -> bool:

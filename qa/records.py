@@ -141,6 +141,10 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     related: tuple[Passage, ...] = ()
     notices: tuple[str, ...] = ()
+    # The reader's probability that its best sentence answers (the trained reader; None for
+    # readers that give none); abstentions keep theirs, so answered share vs precision can be
+    # drawn at any threshold.
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

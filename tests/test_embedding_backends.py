@@ -13,7 +13,7 @@ import qa
 from qa.config import BACKENDS, DEFAULT_BACKEND, ChunkerSettings
 from qa.embed.cache import EmbeddingCache
 from qa.embed.encoder import open_encoder
-from qa.embed.openvino_int8 import model_cache_dir
+from qa.embed.openvino_int8 import export_fingerprint, model_cache_dir
 from qa.errors import ModelError
 from qa.index.local import generation as store
 from qa.index.local.vectors import VectorIndex
@@ -67,6 +67,27 @@ def test_int8_reads_text_like_torch(fp32, int8, seed_chunks):
     for text in [c.text for c in seed_chunks] + ["", "naïve café — 1,234.5 km²"]:
         assert int8.count_tokens(text) == fp32.count_tokens(text)
     assert int8.encode_documents([]).shape == (0, 384)
+
+
+def test_word_piece_vectors_come_with_the_pooled_one(fp32, int8, seed_chunks):
+    """encode_tokens: the same pooled vector as encode_queries (torch exactly; int8 from its own
+    two-output export, very close), unit word-piece rows without [CLS]/[SEP], and offsets into
+    the text; the int8 pieces are close to torch's, and the pooled export is untouched."""
+    texts = [seed_chunks[0].text[:300], "Who denied cooperation in the Palestine Street strike?"]
+    for encoder, least in ((fp32, 0.9999), (int8, 0.999)):
+        tokens = encoder.encode_tokens(texts)
+        pooled = encoder.encode_queries(texts)
+        for text, t, p in zip(texts, tokens, pooled):
+            assert float(t.pooled @ p) > least
+            assert len(t.tokens) == len(t.offsets) == encoder.count_tokens(text)
+            assert np.allclose(np.linalg.norm(t.tokens, axis=1), 1.0, atol=1e-4)
+            a, b = t.offsets[0]
+            assert text[a:b].lower() == text.split()[0][: b - a].lower()
+    torch_pieces, int8_pieces = fp32.encode_tokens(texts), int8.encode_tokens(texts)
+    for t, i in zip(torch_pieces, int8_pieces):
+        assert (t.offsets == i.offsets).all()
+        assert float((t.tokens * i.tokens).sum(1).mean()) > 0.97
+    assert int8.info.export_sha256 == export_fingerprint(int8.info.weights_sha256)
 
 
 def test_export_is_reused_and_fingerprinted(int8):

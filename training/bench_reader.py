@@ -31,7 +31,7 @@ import features as F  # noqa: E402
 import numpy as np  # noqa: E402
 import squad  # noqa: E402
 import train_reader as T  # noqa: E402
-from reader_runtime import Reader  # noqa: E402
+from reader_runtime import WEIGHTS_DIR, Reader  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 N_CANDIDATES = 60
@@ -142,7 +142,7 @@ def int8_study(reader: Reader, args: argparse.Namespace, stem: F.Stem) -> dict:
     q8.tokens = q8.tokens.astype(np.float32)
     dev.s_enc, dev.q_enc = s8, q8
     tf = T.term_freqs(dev, stem)
-    thr = reader.threshold
+    thr = float(json.loads(Path(args.weights).read_text())["thresholds"]["answerability_logit"])
     results = {
         "same_tokenization": bool(same),
         "token_cosine_int8_vs_fp32_mean": round(float(tok_cos.mean()), 4),
@@ -160,7 +160,7 @@ def int8_study(reader: Reader, args: argparse.Namespace, stem: F.Stem) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--weights", default=str(HERE / "reader-v1.json"))
+    ap.add_argument("--weights", default=str(WEIGHTS_DIR / "reader-v1.json"))
     ap.add_argument("--dev", default="/work/shared/data/squad2-partial/dev-10-articles.json")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--int8", action="store_true")

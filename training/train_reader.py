@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import squad  # noqa: E402
 import synthetic  # noqa: E402
 from encode import Encoded, cached_encode  # noqa: E402
-from reader_runtime import QUESTION_FEATURES, Logistic, question_row, read  # noqa: E402
+from reader_runtime import QUESTION_FEATURES, WEIGHTS_DIR, Logistic, question_row, read  # noqa: E402
 
 SCRIPT_VERSION = "reader-train-v1"
 HERE = Path(__file__).resolve().parent
@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", default="/work/shared/data/squad2-partial/train-10-articles.json")
     ap.add_argument("--dev", default="/work/shared/data/squad2-partial/dev-10-articles.json")
-    ap.add_argument("--out", default=str(HERE / "reader-v1.json"))
+    ap.add_argument("--out", default=str(WEIGHTS_DIR / "reader-v1.json"))
     ap.add_argument("--no-synthetic", action="store_true", help="no synthetic unanswerables")
     ap.add_argument("--seed-corpus", default="/work/main/corpus")
     ap.add_argument("--seed-questions", default="/work/main/tests/data/seed_questions.jsonl")

@@ -54,6 +54,33 @@ class ModelInfo:
         }
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's vectors from one forward pass: pooled, and one per word piece.
+
+    What the trained reader compares word by word (each question word's best match among a
+    sentence's word pieces). Special tokens ([CLS], [SEP]) are left out.
+    """
+
+    pooled: np.ndarray  # (dimension,) float32, unit length
+    tokens: np.ndarray  # (pieces, dimension) float32, unit rows
+    offsets: np.ndarray  # (pieces, 2) int32: each piece's character span in the text
+
+
+def token_vectors(
+    pooled: np.ndarray, hidden: np.ndarray, offsets: np.ndarray, special: np.ndarray
+) -> TokenVectors:
+    """A ``TokenVectors`` from one text's rows of a forward pass (padding already cut off)."""
+    keep = ~np.asarray(special, dtype=bool)
+    rows = np.asarray(hidden, dtype=np.float32)[keep]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return TokenVectors(
+        pooled=np.asarray(pooled, dtype=np.float32),
+        tokens=rows / np.maximum(norms, 1e-12),
+        offsets=np.asarray(offsets, dtype=np.int32).reshape(-1, 2)[keep],
+    )
+
+
 class Encoder(Protocol):
     """A loaded embedding model: token counting and unit-length float32 embeddings."""
 
@@ -69,6 +96,10 @@ class Encoder(Protocol):
     ) -> np.ndarray: ...
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Pooled and per-word-piece vectors of each text, from one forward pass each."""
+        ...
 
 
 def finite(vectors: np.ndarray, backend: str) -> np.ndarray:

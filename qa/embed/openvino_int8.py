@@ -16,18 +16,29 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa.embed.encoder import ModelInfo, Progress, encode_in_steps, finite
+from qa.embed.encoder import (
+    ModelInfo,
+    Progress,
+    TokenVectors,
+    encode_in_steps,
+    finite,
+    token_vectors,
+)
 from qa.embed.model import file_sha256, load_sentence_transformer
 from qa.errors import ModelError
 
 EXPORT_RECIPE = "openvino-int8-v1"  # bump when the export changes: a new folder, new cache key
+# The reader's export: the same recipe with the word pieces' vectors (last_hidden_state) as a
+# second output. A model of its own, so the pooled export, its vectors and its fingerprint (what
+# an index records) stay exactly as they were; it is exported the first time a reader needs it.
+TOKENS_RECIPE = "openvino-int8-tokens-v1"
 _OV_CONFIG = {
     "PERFORMANCE_HINT": "LATENCY",
     "INFERENCE_PRECISION_HINT": "f32",
@@ -60,6 +71,8 @@ def ensure_export(
     weights_sha: str,
     load_torch_model: Callable[[Path], Any],
     cache_dir: str | Path | None = None,
+    *,
+    recipe: str = EXPORT_RECIPE,
 ) -> Path:
     """The int8 export of the model in ``folder``, exporting it once (locked, atomic).
 
@@ -71,9 +84,10 @@ def ensure_export(
         weights_sha: Its verified weights hash.
         load_torch_model: Loads the model with sentence-transformers (only called to export).
         cache_dir: Where exports are kept (default: ``model_cache_dir()``).
+        recipe: ``EXPORT_RECIPE`` (pooled vectors) or ``TOKENS_RECIPE`` (also word pieces).
     """
     root = Path(cache_dir) if cache_dir else model_cache_dir()
-    target = _export_folder(root, weights_sha)
+    target = _export_folder(root, weights_sha, recipe)
     if (target / "export.json").is_file():
         return target
     try:
@@ -83,7 +97,7 @@ def ensure_export(
             if not (target / "export.json").is_file():
                 tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
                 try:
-                    _export(load_torch_model(folder), folder, weights_sha, tmp)
+                    _export(load_torch_model(folder), folder, weights_sha, tmp, recipe)
                     os.replace(tmp, target)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
@@ -95,8 +109,8 @@ def ensure_export(
     return target
 
 
-def _export_folder(root: Path, weights_sha: str) -> Path:
-    return root / f"{weights_sha[:16]}-{EXPORT_RECIPE}"
+def _export_folder(root: Path, weights_sha: str, recipe: str = EXPORT_RECIPE) -> Path:
+    return root / f"{weights_sha[:16]}-{recipe}"
 
 
 def export_fingerprint(weights_sha: str, cache_dir: str | Path | None = None) -> str | None:
@@ -111,16 +125,19 @@ def export_fingerprint(weights_sha: str, cache_dir: str | Path | None = None) ->
         return None
 
 
-def _export(model: Any, folder: Path, weights_sha: str, out: Path) -> None:
+def _export(
+    model: Any, folder: Path, weights_sha: str, out: Path, recipe: str = EXPORT_RECIPE
+) -> None:
     """Convert the torch model (with mean pooling and normalisation) and quantize it to int8."""
     import openvino as ov
     import torch
 
     tokenizer = _fast_tokenizer(folder, int(model.max_seq_length))
+    tokens = recipe == TOKENS_RECIPE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow
         graph = ov.convert_model(
-            _pooled_encoder(model[0].auto_model.eval()),
+            _pooled_encoder(model[0].auto_model.eval(), tokens=tokens),
             example_input={
                 k: torch.from_numpy(v) for k, v in _feed(tokenizer, ["a b", "c"]).items()
             },
@@ -130,7 +147,7 @@ def _export(model: Any, folder: Path, weights_sha: str, out: Path) -> None:
     quantized = _quantize(graph, calibration)
     ov.save_model(quantized, str(out / "model.xml"), compress_to_fp16=False)
     meta = {
-        "recipe": EXPORT_RECIPE,
+        "recipe": recipe,
         "weights_sha256": weights_sha,
         "model_sha256": file_sha256(out / "model.bin"),
         "openvino": ov.__version__,
@@ -175,8 +192,11 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _SEQ_STEP = 32  # tokens; input lengths are rounded up to a multiple of this
 
 
-def _pooled_encoder(transformer: Any) -> Any:
-    """The transformer plus mean pooling and L2 normalisation, as one traceable module."""
+def _pooled_encoder(transformer: Any, *, tokens: bool = False) -> Any:
+    """The transformer plus mean pooling and L2 normalisation, as one traceable module.
+
+    ``tokens``: also output last_hidden_state (the reader's export, ``TOKENS_RECIPE``).
+    """
     import torch
 
     class Pooled(torch.nn.Module):
@@ -190,7 +210,8 @@ def _pooled_encoder(transformer: Any) -> Any:
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2, dim=1)
+            pooled = torch.nn.functional.normalize(mean, p=2, dim=1)
+            return (pooled, hidden) if tokens else pooled
 
     return Pooled()
 
@@ -209,9 +230,13 @@ def _fast_tokenizer(folder: Path, max_tokens: int | None) -> Any:
 
 def _feed(tokenizer: Any, texts: list[str], multiple: int = 1) -> dict[str, np.ndarray]:
     """Right-padded int64 inputs, as long as the longest text rounded up to ``multiple``."""
-    encodings = tokenizer.encode_batch(texts)
+    return _feed_encoded(tokenizer.encode_batch(texts), multiple)
+
+
+def _feed_encoded(encodings: list[Any], multiple: int = 1) -> dict[str, np.ndarray]:
+    """``_feed`` of texts already tokenized."""
     width = -(-max(len(e.ids) for e in encodings) // multiple) * multiple
-    ids = np.zeros((len(texts), width), dtype=np.int64)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
     mask = np.zeros_like(ids)
     for row, enc in enumerate(encodings):
         ids[row, : len(enc.ids)] = enc.ids
@@ -247,8 +272,24 @@ class OpenVinoRuntime:
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return out
+        for rows, _, outputs in self._batches(texts, batch_size):
+            out[rows] = outputs[0]
+        return out
+
+    def encode_tokens(self, texts: list[str], batch_size: int) -> list[TokenVectors]:
+        """Of the reader's export (two outputs): pooled and word-piece vectors per text."""
+        out: list[TokenVectors | None] = [None] * len(texts)
+        for rows, encodings, outputs in self._batches(texts, batch_size):
+            pooled, hidden = finite(outputs[0], "openvino-int8"), outputs[1]
+            for j, (i, enc) in enumerate(zip(rows.tolist(), encodings)):
+                n, special = len(enc.ids), enc.special_tokens_mask
+                out[i] = token_vectors(pooled[j], hidden[j, :n], enc.offsets, special)
+        return out  # type: ignore[return-value]
+
+    def _batches(
+        self, texts: list[str], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, list[Any], list[np.ndarray]]]:
+        """(rows of ``texts``, their encodings, the model's outputs) batch by batch."""
         # Longest first, so each batch pads little (as sentence-transformers does). Batches of
         # power-of-two sizes padded to a multiple of 32 tokens keep the input shapes few:
         # OpenVINO keeps buffers per shape seen, and arbitrary shapes grew a server past 3 GB.
@@ -258,10 +299,11 @@ class OpenVinoRuntime:
         while begin < len(texts):
             size = min(largest, 1 << ((len(texts) - begin).bit_length() - 1))
             rows = order[begin : begin + size]
-            feed = _feed(self._tokenizer, [texts[i] for i in rows], multiple=_SEQ_STEP)
-            out[rows] = self._model([feed[name] for name in _INPUTS])[0]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in rows])
+            feed = _feed_encoded(encodings, multiple=_SEQ_STEP)
+            result = self._model([feed[name] for name in _INPUTS])
+            yield rows, encodings, [result[k] for k in range(len(self._model.outputs))]
             begin += size
-        return out
 
 
 class OpenVinoEncoder:
@@ -278,6 +320,8 @@ class OpenVinoEncoder:
     ) -> None:
         self._lock = threading.Lock()  # not safe for concurrent forward passes
         self.batch_size = batch_size
+        self._folder, self._cache_dir = folder, cache_dir
+        self._tokens: OpenVinoRuntime | None = None  # the reader's export, loaded on first use
         export = ensure_export(folder, weights_sha, load_sentence_transformer, cache_dir)
         self._runtime = OpenVinoRuntime(folder, export)
         self.special_tokens = len(self._runtime.counter.encode("", add_special_tokens=True).ids)
@@ -305,6 +349,20 @@ class OpenVinoEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors for questions."""
         return self._encode(list(texts))
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Pooled and word-piece vectors, from the reader's export (made on first use)."""
+        with self._lock:
+            if self._tokens is None:
+                export = ensure_export(
+                    self._folder,
+                    self.info.weights_sha256,
+                    load_sentence_transformer,
+                    self._cache_dir,
+                    recipe=TOKENS_RECIPE,
+                )
+                self._tokens = OpenVinoRuntime(self._folder, export)
+            return self._tokens.encode_tokens(list(texts), self.batch_size)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed.encoder import ModelInfo, Progress, encode_in_steps, finite
+from qa.embed.encoder import (
+    ModelInfo,
+    Progress,
+    TokenVectors,
+    encode_in_steps,
+    finite,
+    token_vectors,
+)
 from qa.embed.model import load_sentence_transformer
 
 
@@ -44,6 +51,38 @@ class TorchEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors for questions."""
         return self._encode(list(texts), query=True)
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Pooled (mean of the word pieces, unit length) and word-piece vectors of each text."""
+        import torch
+
+        texts = list(texts)
+        out: list[TokenVectors | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+        transformer = self._model[0].auto_model
+        with self._lock, torch.inference_mode():
+            for begin in range(0, len(order), self.batch_size):
+                rows = order[begin : begin + self.batch_size]
+                feed = self._tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.info.max_tokens,
+                    return_offsets_mapping=True,
+                    return_special_tokens_mask=True,
+                    return_tensors="pt",
+                )
+                offsets = feed.pop("offset_mapping").numpy()
+                special = feed.pop("special_tokens_mask").numpy()
+                hidden = transformer(**feed).last_hidden_state
+                mask = feed["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1)
+                pooled = finite(pooled.numpy(), "torch")
+                hidden, lengths = hidden.numpy(), feed["attention_mask"].sum(1).tolist()
+                for j, i in enumerate(rows):
+                    n = lengths[j]
+                    out[i] = token_vectors(pooled[j], hidden[j, :n], offsets[j, :n], special[j, :n])
+        return out  # type: ignore[return-value]
 
     def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:
         with self._lock:
