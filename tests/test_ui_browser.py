@@ -73,13 +73,14 @@ def app_url(tmp_path_factory, encoder):
 
 @pytest.fixture()
 def page(app_url):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)  # assertions too: 5 s by default
             page.goto(app_url, wait_until="load")  # a Gradio page never reaches network idle
             page.wait_for_selector("#qa-question textarea")
             yield page

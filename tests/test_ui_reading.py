@@ -71,7 +71,10 @@ def browser():
 def open_page(browser, url: str, **options):
     context = browser.new_context(**options)
     page = context.new_page()
+    from playwright.sync_api import expect
+
     page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)  # assertions too: 5 s by default
     page.goto(url, wait_until="load")  # a Gradio page never reaches network idle
     page.wait_for_selector("#qa-question textarea")
     return page
