@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="how to print the answer (markdown: as the web chat's copy button gives it)",
     )
     p.add_argument("--json", action="store_true", help="print the answer as JSON (--format json)")
+    p.add_argument(
+        "--reader",
+        default=None,
+        help="trained: the trained sentence scorer; none: cosine, key terms and answer kind "
+        "(default: none)",
+    )
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
@@ -98,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web chat (Gradio)")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--corpus", default="corpus", help="folder that uploaded articles are saved to")
+    p.add_argument(
+        "--reader",
+        default=None,
+        help="trained: the trained sentence scorer; none: cosine, key terms and answer kind "
+        "(default: none)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=_cmd_serve)
@@ -198,7 +210,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     if not args.question.strip():  # refuse before loading the model
         raise qa.QuestionError("the question is empty; type a question about the articles")
-    assistant = qa.Assistant.open(args.index)
+    assistant = qa.Assistant.open(args.index, reader=args.reader)
     answer = assistant.ask(
         args.question, k=args.k, sources=args.source, since=args.since, until=args.until
     )
@@ -276,7 +288,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not found:
         raise qa.SettingsError("no web chat is installed; install the package with `make install`")
     serve = next(iter(found)).load()
-    serve(index_dir=args.index, corpus_dir=args.corpus, host=args.host, port=args.port)
+    options = {"reader": args.reader} if args.reader else {}
+    serve(index_dir=args.index, corpus_dir=args.corpus, host=args.host, port=args.port, **options)
     return 0
 
 

@@ -73,6 +73,14 @@ def test_ask_abstains_plainly(seed_index, capsys):
     assert "does not contain an answer" in out and "Closest passages:" in out
 
 
+def test_ask_with_the_trained_reader_names_what_is_missing(seed_index, capsys):
+    question = "Who is the mayor of Baghdad?"  # on topic, yet no article says
+    assert main(["ask", question, "--index", str(seed_index)]) == 0
+    assert "does not contain an answer" not in capsys.readouterr().out  # the default answers
+    assert main(["ask", question, "--index", str(seed_index), "--reader", "trained"]) == 0
+    assert "(no sentence of the closest passages mentions a mayor)" in capsys.readouterr().out
+
+
 def test_ask_says_when_the_question_was_trimmed(seed_index, capsys):
     question = "who denied cooperation in the Palestine Street strike? " + "please " * 300
     assert main(["ask", question, "--index", str(seed_index)]) == 0
