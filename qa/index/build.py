@@ -17,7 +17,7 @@ from qa.embed.cache import EmbeddingCache
 from qa.embed.encoder import Encoder, exported_sha256, open_encoder
 from qa.embed.model import model_identity
 from qa.errors import CorpusNotFoundError, IndexWriteError
-from qa.index.base import IndexState, IndexWriter, StoredArticle
+from qa.index.base import IndexChanges, IndexState, IndexWriter, StoredArticle
 from qa.index.factory import open_writer
 from qa.ingest.chunking import Chunker
 from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
@@ -45,6 +45,8 @@ def build_index(
     encoder: Encoder | None = None,
     progress: BuildProgress | None = None,
     verify: bool = False,
+    rewrite: bool = False,
+    optimize: bool = False,
 ) -> BuildReport:
     """Build the index at ``index_dir`` from ``corpus``, reusing what it already holds.
 
@@ -63,6 +65,9 @@ def build_index(
         progress: Callback ``(stage, done, total)``.
         verify: Check the live version's files against their recorded sha256 (sizes are
             always checked) and rebuild it when one differs.
+        rewrite: Write every article again instead of only what changed (what every build
+            did before segments; the benchmark compares the two).
+        optimize: Afterwards fold the index's segments into one (`qa index --optimize`).
 
     Returns:
         A BuildReport. When nothing changed, no new version is written.
@@ -87,8 +92,11 @@ def build_index(
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
         try:
             result = _build(
-                writer, loaded, previous, encoder, model, backend, overlap_tokens, report
+                writer, loaded, previous, encoder, model, backend, overlap_tokens, report, rewrite
             )
+            if optimize:
+                merged = writer.optimize()
+                result = dataclasses.replace(result, generation=merged or result.generation)
         except (OSError, sqlite3.Error) as exc:
             raise IndexWriteError(
                 f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
@@ -106,6 +114,7 @@ def _build(
     backend: str,
     overlap_tokens: int,
     report: BuildProgress,
+    rewrite: bool = False,
 ) -> BuildReport:
     base: dict[str, Any] = dict(
         index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
@@ -113,6 +122,7 @@ def _build(
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
     if (
         previous
+        and not rewrite
         and previous.complete
         and _same_setup(previous, encoder, model, backend, overlap_tokens)
     ):
@@ -122,36 +132,50 @@ def _build(
     encoder = encoder or open_encoder(model, backend=backend)
     manifest = _manifest(encoder, overlap_tokens)
     reason = previous.manifest.difference(manifest) if previous else None
+    replace = rewrite or not previous or not previous.complete or reason is not None
     old = previous.articles if previous and not reason else {}
     diff = _diff(loaded.articles, old)
-    chunks = _chunk_all(
-        loaded.articles, old, Chunker(encoder.count_tokens, _chunker(manifest)), report
-    )
+    changed = set(diff["added"]) | set(diff["updated"])
+    todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
+    chunks = _chunk_all(todo, old, Chunker(encoder.count_tokens, _chunker(manifest)), report)
     vectors, embedded, embed_seconds = _vectors(writer, encoder, chunks, report)
     report("write", 0, 1)
+    total = len(chunks) if replace else _total_chunks(previous, diff, chunks)
     manifest = dataclasses.replace(
         manifest,
-        counts={"articles": len(loaded.articles), "chunks": len(chunks)},
+        counts={"articles": len(loaded.articles), "chunks": total},
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    name = writer.publish(
-        loaded.articles,
-        chunks,
-        vectors,
-        _lexical_texts(loaded.articles, chunks),
-        manifest,
-        reuse_previous=bool(previous and not reason),
+    changes = IndexChanges(
+        articles=todo,
+        chunks=chunks,
+        vectors=vectors,
+        lexical_texts=_lexical_texts(todo, chunks),
+        removed=() if replace else diff["removed"],
+        replace=replace,
     )
+    name = writer.publish(changes, manifest)
     report("write", 1, 1)
     return BuildReport(
         generation=name,
-        chunks=len(chunks),
+        chunks=total,
         chunks_embedded=embedded,
         embed_seconds=embed_seconds,
         full_rebuild_reason=f"{reason}; everything is re-indexed" if reason else None,
         **base,
         **diff,
     )
+
+
+def _total_chunks(
+    previous: IndexState | None, diff: dict[str, tuple[str, ...]], new: list[Chunk]
+) -> int:
+    """Chunks after an update: the stored ones of articles left as they were, plus ``new``."""
+    if previous is None:
+        return len(new)
+    gone = set(diff["removed"]) | set(diff["updated"])
+    kept = sum(len(a.chunks) for i, a in previous.articles.items() if i not in gone)
+    return kept + len(new)
 
 
 def _changed(diff: dict[str, tuple[str, ...]]) -> bool:

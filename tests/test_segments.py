@@ -1,0 +1,125 @@
+"""Segments: an update writes only what changed, and ranks exactly as a fresh build would."""
+
+from __future__ import annotations
+
+import shutil
+
+import bm25s
+import numpy as np
+import pytest
+
+import qa
+from qa.config import BM25_PARAMS
+from qa.index.local import LocalIndex
+from qa.index.local import generation as store
+from qa.index.local.bm25 import LexicalIndex, TermCounts
+from qa.text.tokens import tokenize
+
+QUESTIONS = [
+    "who denied cooperation in the Palestine Street strike?",
+    "Kurdistan airspace raid interior ministry",
+    "what did the editors add?",
+    "Security Media Cell statement",
+]
+NEW = (
+    "Kurdish officials deny airspace claims\n\nERBIL, 3 March 2024 — The Kurdistan Region's "
+    "interior ministry denied that its airspace was used in the raid. Officials said the "
+    "Security Media Cell had not asked for cooperation.\n"
+)
+
+
+def _texts(index) -> list[str]:
+    gen = store.open_generation(index)
+    return [c.text for c in gen.chunks_at(list(range(gen.size)))]
+
+
+def test_term_counts_score_exactly_as_bm25s(seed_index):
+    texts = _texts(seed_index)
+    reference = bm25s.BM25(**BM25_PARAMS)
+    reference.index(tokenize(texts), show_progress=False)
+    ours = LexicalIndex([(TermCounts.build(texts), 0, None)])
+    for question in QUESTIONS:
+        terms = [t for t in tokenize([question])[0] if t in reference.vocab_dict]
+        expected = np.asarray(reference.get_scores(terms), dtype=np.float32)
+        assert np.array_equal(ours.scores_of(terms), expected)  # bit for bit
+    # split in two segments with one half's first row deleted: the same as one index of the rest
+    half = len(texts) // 2
+    mask = np.ones(half, dtype=bool)
+    mask[0] = False
+    split = LexicalIndex(
+        [(TermCounts.build(texts[:half]), 0, mask), (TermCounts.build(texts[half:]), half, None)]
+    )
+    rest = LexicalIndex([(TermCounts.build(texts[1:]), 0, None)])
+    for question in QUESTIONS:
+        terms = tokenize([question])[0]
+        got, want = split.scores_of(terms), rest.scores_of(terms)
+        assert got[0] == 0 and np.array_equal(got[1:], want)
+        assert split.idf(terms) == rest.idf(terms)
+
+
+def _ranking(index, encoder) -> list[list[tuple[str, float]]]:
+    assistant = qa.Assistant(index, encoder)
+    return [
+        [((p.article_id, p.start), p.score) for p in assistant.retrieve(q, k=10)] for q in QUESTIONS
+    ]
+
+
+def _same(a, b) -> None:
+    for got, want in zip(a, b):
+        assert [i for i, _ in got] == [i for i, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-6, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def updated(seed_index, tmp_path_factory, encoder):
+    """A seed corpus index after three updates (add, change, remove), and the final corpus."""
+    root = tmp_path_factory.mktemp("segments")
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(qa_seed(), corpus)
+    qa.build_index(corpus, index, encoder=encoder)
+    (corpus / "005_new.txt").write_text(NEW)
+    qa.build_index(corpus, index, encoder=encoder)
+    path = corpus / "000_0f7bfc05e65b6324.txt"
+    path.write_text(path.read_text() + "\nA new closing paragraph was added by the editors.\n")
+    qa.build_index(corpus, index, encoder=encoder)
+    (corpus / "002_2c57bfff2ec734d1.txt").unlink()
+    qa.build_index(corpus, index, encoder=encoder)
+    return corpus, index
+
+
+def qa_seed():
+    from conftest import SEED
+
+    return SEED
+
+
+def test_a_segmented_index_ranks_as_a_fresh_build(updated, tmp_path, encoder):
+    corpus, index = updated
+    gen = store.open_generation(index)
+    assert len(gen.segments) == 3 and any(gen.deleted)  # the removal wrote no segment
+    fresh = tmp_path / "fresh"
+    qa.build_index(corpus, fresh, encoder=encoder)
+    assert len(store.open_generation(fresh).segments) == 1
+    segmented, rebuilt = _ranking(index, encoder), _ranking(fresh, encoder)
+    _same(segmented, rebuilt)
+    a, b = LocalIndex(index), LocalIndex(fresh)
+    assert a.catalog().chunks == b.catalog().chunks and a.catalog().articles == 5
+    assert a.article("002_2c57bfff2ec734d1") is None and a.article("005_new") is not None
+
+
+def test_a_merge_changes_no_ranking_and_reopens_only_new_segments(updated, tmp_path, encoder):
+    corpus, index = updated
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    before = _ranking(copy, encoder)
+    report = qa.build_index(corpus, copy, encoder=encoder, optimize=True)
+    gen = store.open_generation(copy)
+    assert report.generation == gen.name and len(gen.segments) == 1 and not any(gen.deleted)
+    _same(_ranking(copy, encoder), before)
+    # an open reader's segments are reused by the next generation: only the new one is read
+    reader = LocalIndex(copy)
+    (corpus / "006_more.txt").write_text(NEW.replace("Kurdish", "Turkish"))
+    qa.build_index(corpus, copy, encoder=encoder)
+    after = LocalIndex(copy)
+    assert after._gen.segments[0] is reader._gen.segments[0]
+    assert len(after._gen.segments) == 2 and after.catalog().articles == 6
