@@ -20,11 +20,9 @@ from conftest import SEED
 import qa
 from qa.answer.evidence import SentenceVectorCache
 from qa.config import SCHEMA_VERSION, AnswerSettings, SentenceBM25
-from qa.index.local import LocalIndex
 from qa.index.local import generation as store
 from qa.index.local import sentence_terms as sentence_index
 from qa.index.local.vectors import VectorIndex
-from qa.search.retriever import Retriever
 from qa.text.sentences import sentence_spans
 from qa.text.tokens import tokenize
 
