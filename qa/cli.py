@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every index file against its recorded sha256 and rebuild a damaged one",
     )
+    p.add_argument(
+        "--optimize",
+        action="store_true",
+        help="afterwards fold the index's update segments into one (readers are not blocked)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
 
@@ -138,6 +143,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         max_file_mb=args.max_file_mb,
         progress=_ProgressPrinter(not args.quiet),
         verify=args.verify,
+        optimize=args.optimize,
     )
     print(_index_summary(args.corpus, report))
     return 0

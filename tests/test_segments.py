@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 
 import bm25s
@@ -13,6 +15,8 @@ from qa.config import BM25_PARAMS
 from qa.index.local import LocalIndex
 from qa.index.local import generation as store
 from qa.index.local.bm25 import LexicalIndex, TermCounts
+from qa.index.stamps import FileStamps
+from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, load_corpus
 from qa.text.tokens import tokenize
 
 QUESTIONS = [
@@ -123,3 +127,39 @@ def test_a_merge_changes_no_ranking_and_reopens_only_new_segments(updated, tmp_p
     after = LocalIndex(copy)
     assert after._gen.segments[0] is reader._gen.segments[0]
     assert len(after._gen.segments) == 2 and after.catalog().articles == 6
+
+
+def _age(folder, seconds=60) -> None:
+    """Files as if written a minute ago (stamps of just-written files are not trusted)."""
+    for path in folder.rglob("*"):
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 1_000_000_000))
+
+
+def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path, encoder):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text(NEW)
+    lines = [
+        json.dumps(
+            {"id": f"j{n}", "title": f"Story {n}", "text": f"Report number {n} on the port."}
+        )
+        for n in range(3)
+    ]
+    (corpus / "many.jsonl").write_text("\n".join(lines) + "\n")
+    _age(corpus)
+    qa.build_index(corpus, index, encoder=encoder)
+    stamps = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB).load()
+    loaded = load_corpus(corpus, stamps=stamps)
+    assert not loaded.articles and len(loaded.reused) == 4  # nothing read again
+    with (corpus / "many.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "j9", "text": "A new report on the port."}) + "\n")
+    again = load_corpus(corpus, stamps=stamps)
+    assert [a.id for a in again.articles] == ["j9"] and len(again.reused) == 4
+    report = qa.build_index(corpus, index, encoder=encoder)
+    assert report.added == ("j9",) and len(report.unchanged) == 4 and report.articles == 5
+    # stamps that vouch for what the index does not hold are not believed
+    shutil.rmtree(index / report.generation)
+    (index / "CURRENT").unlink()
+    rebuilt = qa.build_index(corpus, index, encoder=encoder)
+    assert len(rebuilt.added) == 5 and rebuilt.articles == 5

@@ -19,6 +19,7 @@ from qa.embed.model import model_identity
 from qa.errors import CorpusNotFoundError, IndexWriteError
 from qa.index.base import IndexChanges, IndexState, IndexWriter, StoredArticle
 from qa.index.factory import open_writer
+from qa.index.stamps import FileStamps
 from qa.ingest.chunking import Chunker
 from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
 from qa.records import Article, BuildReport, Chunk
@@ -81,18 +82,35 @@ def build_index(
     started = time.perf_counter()
     report = progress or _noop
     with open_writer(index_dir) as writer:
-        loaded = load_corpus(corpus, max_file_mb=max_file_mb)
-        report("load", len(loaded.articles), len(loaded.articles))
         previous = writer.previous(verify=verify)
-        if not loaded.articles:
+        stamps = FileStamps(Path(writer.cache_path()).parent / "files.sqlite", corpus, max_file_mb)
+        known = stamps.load() if previous and previous.complete and not rewrite else None
+        loaded = load_corpus(corpus, max_file_mb=max_file_mb, stamps=known)
+        if loaded.reused and not _vouched(loaded, previous):
+            loaded = load_corpus(corpus, max_file_mb=max_file_mb)  # the stamps were wrong
+        report("load", _count(loaded), _count(loaded))
+        if not _count(loaded):
             kept = f"; the index at {index_dir} was left unchanged" if previous else ""
             raise CorpusNotFoundError(
                 f"no loadable article in {corpus} ({len(loaded.skipped)} skipped){kept}"
             )
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
+
+        def load_all() -> LoadResult:
+            return load_corpus(corpus, max_file_mb=max_file_mb)
+
         try:
             result = _build(
-                writer, loaded, previous, encoder, model, backend, overlap_tokens, report, rewrite
+                writer,
+                loaded,
+                previous,
+                encoder,
+                model,
+                backend,
+                overlap_tokens,
+                report,
+                rewrite,
+                load_all,
             )
             if optimize:
                 merged = writer.optimize()
@@ -102,6 +120,7 @@ def build_index(
                 f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
                 "(free disk space or fix permissions, then run `qa index` again)"
             ) from exc
+        stamps.save(loaded.stamps)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
@@ -114,10 +133,11 @@ def _build(
     backend: str,
     overlap_tokens: int,
     report: BuildProgress,
-    rewrite: bool = False,
+    rewrite: bool,
+    load_all: Callable[[], LoadResult],
 ) -> BuildReport:
     base: dict[str, Any] = dict(
-        index_dir=writer.location, articles=len(loaded.articles), skipped=loaded.skipped
+        index_dir=writer.location, articles=_count(loaded), skipped=loaded.skipped
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
     if (
@@ -126,7 +146,7 @@ def _build(
         and previous.complete
         and _same_setup(previous, encoder, model, backend, overlap_tokens)
     ):
-        diff = _diff(loaded.articles, previous.articles)
+        diff = _diff(loaded, previous.articles)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
     encoder = encoder or open_encoder(model, backend=backend)
@@ -134,7 +154,9 @@ def _build(
     reason = previous.manifest.difference(manifest) if previous else None
     replace = rewrite or not previous or not previous.complete or reason is not None
     old = previous.articles if previous and not reason else {}
-    diff = _diff(loaded.articles, old)
+    if replace and loaded.reused:  # everything is written again: every article is needed
+        loaded = load_all()
+    diff = _diff(loaded, old)
     changed = set(diff["added"]) | set(diff["updated"])
     todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
     chunks = _chunk_all(todo, old, Chunker(encoder.count_tokens, _chunker(manifest)), report)
@@ -143,7 +165,7 @@ def _build(
     total = len(chunks) if replace else _total_chunks(previous, diff, chunks)
     manifest = dataclasses.replace(
         manifest,
-        counts={"articles": len(loaded.articles), "chunks": total},
+        counts={"articles": _count(loaded), "chunks": total},
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     changes = IndexChanges(
@@ -239,18 +261,29 @@ def _same_setup(
     return built.difference(expected) is None
 
 
-def _diff(
-    articles: tuple[Article, ...], old: dict[str, StoredArticle]
-) -> dict[str, tuple[str, ...]]:
+def _count(loaded: LoadResult) -> int:
+    return len(loaded.articles) + len(loaded.reused)
+
+
+def _vouched(loaded: LoadResult, previous: IndexState | None) -> bool:
+    """Whether every article the stamps say is unchanged is in the index with the same text."""
+    if previous is None:
+        return False
+    stored = previous.articles
+    return all(i in stored and stored[i].meta["sha256"] == sha for i, sha in loaded.reused)
+
+
+def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[str, ...]]:
     added, updated, unchanged = [], [], []
-    for article in articles:
+    for article in loaded.articles:
         if article.id not in old:
             added.append(article.id)
             continue
         meta = old[article.id].meta
         same = all(meta[k] == getattr(article, k) for k in meta)
         (unchanged if same else updated).append(article.id)
-    current = {a.id for a in articles}
+    unchanged.extend(i for i, _ in loaded.reused)  # _vouched: stored with the same text
+    current = {a.id for a in loaded.articles} | {i for i, _ in loaded.reused}
     removed = sorted(set(old) - current)
     return {
         "added": tuple(added),

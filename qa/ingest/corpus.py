@@ -11,8 +11,9 @@ import json
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,23 +46,56 @@ class _Bad(Exception):
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """What the last build saw of one file: its stat, content hash and what it held.
+
+    ``articles`` are (id, text sha256) in file order; for a .jsonl file ``lines`` maps the
+    blake2b digest of each line that loaded to (article id, text sha256, line number, whether
+    the id came from the record itself), so a changed file re-parses only its changed lines.
+    """
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    articles: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, int | None], ...] = ()
+    lines: dict[str, tuple[str, str, int, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LoadResult:
-    """Articles that loaded, and inputs that did not (with reasons)."""
+    """Articles that loaded, and inputs that did not (with reasons).
+
+    ``reused`` are (id, text sha256) of articles of files (or .jsonl lines) unchanged since the
+    stamps given to ``load_corpus``: not read, cleaned or hashed again; ``stamps`` are the new
+    stamps of every file, to give to the next load.
+    """
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
+    reused: tuple[tuple[str, str], ...] = ()
+    stamps: dict[str, FileStamp] = field(default_factory=dict)
 
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> LoadResult:
+def load_corpus(
+    path: str | Path,
+    *,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    stamps: dict[str, FileStamp] | None = None,
+) -> LoadResult:
     """Load every supported article under ``path`` (a folder, recursively, or one file).
 
     Args:
         path: Folder or file.
         max_file_mb: Size limit for one article file; .json/.jsonl collections may be 10x larger.
+        stamps: What the last load saw of each file (``LoadResult.stamps``): a file whose size
+            and modification time match is not read at all, one whose content hash matches is
+            not parsed, and a changed .jsonl file parses only its changed lines. Their
+            articles come back in ``reused``, for the caller to check against its index.
 
     Returns:
         The articles in a stable order (by path, then position) and the skipped inputs.
@@ -76,20 +110,121 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
     base = root.parent if root.is_file() else root
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    reused: list[tuple[str, str]] = []
+    new_stamps: dict[str, FileStamp] = {}
     seen: dict[str, str] = {}
+    started = time.time_ns()
     for file in files:
         rel = _display_path(file.relative_to(base).as_posix())
-        for item in _load_file(file, rel, max_file_mb):
+        reader = _Stamped(file, rel, (stamps or {}).get(rel), started)
+        for item in reader.items(max_file_mb):
             if isinstance(item, Skipped):
                 skipped.append(item)
-            elif item.id in seen:
-                skipped.append(
-                    Skipped(rel, f"duplicate article id {item.id!r} (first in {seen[item.id]})")
-                )
+                continue
+            aid, sha = (item.id, item.sha256) if isinstance(item, Article) else item
+            if aid in seen:
+                skipped.append(Skipped(rel, f"duplicate article id {aid!r} (first in {seen[aid]})"))
+                continue
+            seen[aid] = rel
+            (articles.append(item) if isinstance(item, Article) else reused.append(item))
+        if reader.stamp is not None:
+            new_stamps[rel] = reader.stamp
+    return LoadResult(tuple(articles), tuple(skipped), tuple(reused), new_stamps)
+
+
+_RACY_NS = 2_000_000_000  # a file modified this close to the load may change again unseen
+
+
+class _Stamped:
+    """One file's items, skipping the work its stamp says was done; makes its new stamp."""
+
+    def __init__(self, file: Path, rel: str, old: FileStamp | None, started: int) -> None:
+        self.file, self.rel, self.old, self.started = file, rel, old, started
+        self.stamp: FileStamp | None = None
+
+    def items(self, max_file_mb: float) -> Iterator[Article | Skipped | tuple[str, str]]:
+        old = self.old
+        try:
+            info = self.file.stat()
+        except OSError:
+            info = None
+        lines = old.lines if old is not None else {}
+        if info is None or not stat.S_ISREG(info.st_mode) or old is None:
+            yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+            return
+        if (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns):
+            yield from self._again(old, info)  # not even opened
+            return
+        if self.file.suffix.lower() == ".jsonl":  # only its new or changed lines are parsed
+            yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+            return
+        try:
+            digest = hashlib.sha256(self.file.read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+        if digest == old.sha256:  # touched, not changed: not parsed or cleaned again
+            yield from self._again(old, info)
+            return
+        yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+
+    def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | tuple[str, str]]:
+        yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
+        yield from old.articles
+        self.stamp = self._stamped(info, old.sha256, old.articles, old.skipped, old.lines)
+
+    def _fresh(self, items: Iterator, info: os.stat_result | None) -> Iterator:
+        found: list[tuple[str, str]] = []
+        bad: list[tuple[str, int | None]] = []
+        lines: dict[str, tuple[str, str, int, bool]] = {}
+        for item in items:
+            if isinstance(item, _Line):
+                lines[item.digest] = (*item.article, item.lineno, item.own_id)
+                item = item.article if item.reused else item.loaded
+            if isinstance(item, Skipped):
+                bad.append((item.reason, item.line))
             else:
-                seen[item.id] = rel
-                articles.append(item)
-    return LoadResult(tuple(articles), tuple(skipped))
+                found.append((item.id, item.sha256) if isinstance(item, Article) else item)
+            yield item
+        if info is not None and stat.S_ISREG(info.st_mode):
+            try:
+                digest = file_sha256_of(self.file)
+            except OSError:
+                return
+            self.stamp = self._stamped(info, digest, tuple(found), tuple(bad), lines)
+
+    def _stamped(self, info, digest, articles, skipped, lines) -> FileStamp:
+        racy = info.st_mtime_ns >= self.started - _RACY_NS
+        return FileStamp(
+            size=-1 if racy else info.st_size,  # racy: the next load looks again
+            mtime_ns=info.st_mtime_ns,
+            sha256=digest,
+            articles=tuple(articles),
+            skipped=tuple(skipped),
+            lines=lines,
+        )
+
+
+def file_sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A .jsonl line that loaded: its digest, and the article or its reused (id, sha256)."""
+
+    digest: str
+    lineno: int
+    own_id: bool
+    article: tuple[str, str]
+    loaded: Article | None = None
+
+    @property
+    def reused(self) -> bool:
+        return self.loaded is None
 
 
 def _display_path(rel: str) -> str:
@@ -120,7 +255,9 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+def _load_file(
+    file: Path, rel: str, max_file_mb: float, lines: dict | None = None
+) -> Iterator[Article | Skipped | _Line]:
     if file.is_symlink() and file.is_dir():
         yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
         return
@@ -144,7 +281,7 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
                 "split it or raise the limit (--max-file-mb)"
             )
         if suffix == ".jsonl":
-            yield from _load_jsonl(file, rel, max_file_mb)
+            yield from _load_jsonl(file, rel, max_file_mb, lines)
             return
         text = _decode(file.read_bytes())
         if suffix == ".json":
@@ -297,18 +434,35 @@ def _load_json(text: str, rel: str, max_file_mb: float) -> Iterator[Article | Sk
             yield Skipped(rel, f"item {n}: {exc}")
 
 
-def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+def _load_jsonl(
+    file: Path,
+    rel: str,
+    max_file_mb: float,
+    known: dict[str, tuple[str, str, int, bool]] | None = None,
+) -> Iterator[Article | Skipped | _Line]:
+    """Articles of a JSON Lines file; with ``known`` (line digests of the last load), lines seen
+    before come back as ``_Line`` entries without being parsed (their ids held or kept)."""
     records = 0
     with file.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
             records += 1
+            digest = hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=16).hexdigest()
+            seen = known.get(digest) if known is not None else None
+            if seen is not None and (seen[3] or seen[2] == lineno):
+                yield _Line(digest, lineno, seen[3], (seen[0], seen[1]))
+                continue
             try:
                 if len(raw) > max_file_mb * 1_000_000:
                     raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
                 record = json.loads(_decode(raw))
-                yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
+                article = _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
+                if known is None:
+                    yield article
+                else:
+                    own = isinstance(record, dict) and record.get("id") not in (None, "")
+                    yield _Line(digest, lineno, own, (article.id, article.sha256), article)
             except json.JSONDecodeError as exc:
                 yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
             except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long

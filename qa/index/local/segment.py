@@ -220,14 +220,28 @@ class Segment:
         return Article(**dict(zip(ARTICLE_FIELDS, row[:-1])), text=row[-1])
 
     def article_rows(self) -> list[dict[str, Any]]:
-        """Metadata of every article of the segment (no text), ordered by id."""
-        rows = self._all(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY id")
-        return [dict(zip(ARTICLE_FIELDS, r)) for r in rows]
+        """Metadata of every article of the segment (no text), ordered by id (read once)."""
+
+        def read() -> list[dict[str, Any]]:
+            rows = self._all(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY id")
+            return [dict(zip(ARTICLE_FIELDS, r)) for r in rows]
+
+        return self._memo("article_rows", read)
 
     def chunk_layout(self) -> tuple[list[str], list[str]]:
-        """(chunk id, article id) of every chunk row, indexed by row."""
-        rows = self._all("SELECT id, article_id FROM chunks ORDER BY row")
-        return [r[0] for r in rows], [r[1] for r in rows]
+        """(chunk id, article id) of every chunk row, indexed by row (read once)."""
+
+        def read() -> tuple[list[str], list[str]]:
+            rows = self._all("SELECT id, article_id FROM chunks ORDER BY row")
+            return [r[0] for r in rows], [r[1] for r in rows]
+
+        return self._memo("chunk_layout", read)
+
+    def _memo(self, name: str, read: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = read()
+            return self._loaded[name]
 
     def chunk_hashes(self) -> dict[str, list[tuple[int, int, str, str]]]:
         """Per article: (start, end, chunk id, text hash) of its chunks, in order."""
