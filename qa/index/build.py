@@ -149,6 +149,8 @@ def _build(
         diff = _diff(loaded, previous.articles)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
+        if not diff["added"] and not diff["updated"]:
+            return _remove_only(writer, previous, loaded, diff, base)
     encoder = encoder or open_encoder(model, backend=backend)
     manifest = _manifest(encoder, overlap_tokens)
     reason = previous.manifest.difference(manifest) if previous else None
@@ -159,7 +161,9 @@ def _build(
     diff = _diff(loaded, old)
     changed = set(diff["added"]) | set(diff["updated"])
     todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
-    chunks = _chunk_all(todo, old, Chunker(encoder.count_tokens, _chunker(manifest)), report)
+    chunks = _chunk_all(
+        todo, old, lambda: Chunker(encoder.count_tokens, _chunker(manifest)), report
+    )
     vectors, embedded, embed_seconds = _vectors(writer, encoder, chunks, report)
     report("write", 0, 1)
     total = len(chunks) if replace else _total_chunks(previous, diff, chunks)
@@ -187,6 +191,27 @@ def _build(
         **base,
         **diff,
     )
+
+
+def _remove_only(
+    writer: IndexWriter,
+    previous: IndexState,
+    loaded: LoadResult,
+    diff: dict[str, tuple[str, ...]],
+    base: dict[str, Any],
+) -> BuildReport:
+    """Articles only removed: neither the model nor the chunker is needed."""
+    total = _total_chunks(previous, diff, [])
+    manifest = dataclasses.replace(
+        previous.manifest,
+        counts={"articles": _count(loaded), "chunks": total},
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        files={},
+    )
+    dimension = int(previous.manifest.model.get("dimension") or 0)
+    changes = IndexChanges((), (), np.zeros((0, dimension), np.float32), (), diff["removed"])
+    name = writer.publish(changes, manifest)
+    return BuildReport(generation=name, chunks=total, **base, **diff)
 
 
 def _total_chunks(
@@ -296,11 +321,14 @@ def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[
 def _chunk_all(
     articles: tuple[Article, ...],
     old: dict[str, StoredArticle],
-    chunker: Chunker,
+    make_chunker: Callable[[], Chunker],
     report: BuildProgress,
 ) -> list[Chunk]:
-    """Chunks of every article; an article whose text is unchanged keeps its stored chunks."""
+    """Chunks of every article; an article whose text is unchanged keeps its stored chunks.
+
+    The chunker (langchain: seconds to import) is made only when an article needs it."""
     chunks: list[Chunk] = []
+    chunker: Chunker | None = None
     for n, article in enumerate(articles, start=1):
         stored = old.get(article.id)
         if stored is not None and stored.meta["sha256"] == article.sha256 and stored.chunks:
@@ -316,6 +344,7 @@ def _chunk_all(
                 for s, e, cid, h in stored.chunks
             )
         else:
+            chunker = chunker or make_chunker()
             chunks.extend(chunker.chunk(article))
         if n % 25 == 0 or n == len(articles):
             report("chunk", n, len(articles))

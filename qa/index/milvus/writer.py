@@ -79,6 +79,8 @@ class MilvusWriter:
         client, where = self._client, self._where
         dim = int(changes.vectors.shape[1])
         replace = changes.replace
+        if not len(changes.vectors) and schema.exists(client, where):
+            dim = schema.dimension(client, where)  # removals only: no vector tells the size
         if schema.exists(client, where) and schema.dimension(client, where) != dim:
             schema.drop(client, where)  # another model: nothing stored can be kept
             self._stored, replace = None, True
