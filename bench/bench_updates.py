@@ -42,7 +42,6 @@ def step_build(corpus: str, index: str, rewrite: bool, optimize: bool) -> dict[s
     from qa.embed.encoder import open_encoder
     from qa.index.local import generation as store
     from qa.ingest.chunking import Chunker  # noqa: F401  (langchain: seconds to import)
-
     from qa.text.tokens import tokenize
 
     encoder = open_encoder()
