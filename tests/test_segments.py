@@ -120,13 +120,16 @@ def test_a_merge_changes_no_ranking_and_reopens_only_new_segments(updated, tmp_p
     gen = store.open_generation(copy)
     assert report.generation == gen.name and len(gen.segments) == 1 and not any(gen.deleted)
     _same(_ranking(copy, encoder), before)
-    # an open reader's segments are reused by the next generation: only the new one is read
-    reader = LocalIndex(copy)
-    (corpus / "006_more.txt").write_text(NEW.replace("Kurdish", "Turkish"))
-    qa.build_index(corpus, copy, encoder=encoder)
-    after = LocalIndex(copy)
-    assert after._gen.segments[0] is reader._gen.segments[0]
-    assert len(after._gen.segments) == 2 and after.catalog().articles == 6
+    # an open Assistant's update is incremental, and its next reader reuses the open segments
+    assistant = qa.Assistant(copy, encoder)
+    before_segment = assistant.index._gen.segments[0]
+    more = tmp_path / "more"
+    shutil.copytree(corpus, more)
+    (more / "006_more.txt").write_text(NEW.replace("Kurdish", "Turkish"))
+    report = assistant.update_index(more)
+    assert report.added == ("006_more",) and report.chunks_embedded == 1
+    assert assistant.index._gen.segments[0] is before_segment
+    assert len(assistant.index._gen.segments) == 2 and assistant.stats()["articles"] == 6
 
 
 def _age(folder, seconds=60) -> None:
