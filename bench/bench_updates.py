@@ -54,6 +54,7 @@ def step_build(corpus: str, index: str, rewrite: bool, optimize: bool) -> dict[s
     return {
         "seconds": seconds,
         "embedded": report.chunks_embedded,
+        "embed_seconds": report.embed_seconds,
         "chunks": report.chunks,
         "added": len(report.added),
         "removed": len(report.removed),
@@ -151,8 +152,8 @@ def _updates(
     _row(
         rows,
         f"{col}: +{n} articles (segments)",
-        f"{plus['seconds']:.2f} s ({plus['embedded']} embedded), {plus['peak_rss_mb']:.0f} MB, "
-        f"{plus['segments']} segments",
+        f"{plus['seconds']:.2f} s ({plus['embedded']} embedded in {plus['embed_seconds']:.2f} s), "
+        f"{plus['peak_rss_mb']:.0f} MB, {plus['segments']} segments",
     )
     middle = len(lines) // 2
     current = current[:middle] + current[middle + n :]
@@ -169,7 +170,8 @@ def _updates(
     _row(
         rows,
         f"{col}: +{n} articles, full-rewrite path",
-        f"{full['seconds']:.2f} s ({full['embedded']} embedded), {full['peak_rss_mb']:.0f} MB",
+        f"{full['seconds']:.2f} s ({full['embedded']} embedded in {full['embed_seconds']:.2f} s), "
+        f"{full['peak_rss_mb']:.0f} MB",
     )
     _row(
         rows,
