@@ -152,12 +152,12 @@ def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path,
     (corpus / "many.jsonl").write_text("\n".join(lines) + "\n")
     _age(corpus)
     qa.build_index(corpus, index, encoder=encoder)
-    stamps = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB).load()
-    loaded = load_corpus(corpus, stamps=stamps)
+    store = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB)
+    loaded = load_corpus(corpus, stamps=store.load(corpus))
     assert not loaded.articles and len(loaded.reused) == 4  # nothing read again
     with (corpus / "many.jsonl").open("a") as fh:
         fh.write(json.dumps({"id": "j9", "text": "A new report on the port."}) + "\n")
-    again = load_corpus(corpus, stamps=stamps)
+    again = load_corpus(corpus, stamps=store.load(corpus))
     assert [a.id for a in again.articles] == ["j9"] and len(again.reused) == 4
     report = qa.build_index(corpus, index, encoder=encoder)
     assert report.added == ("j9",) and len(report.unchanged) == 4 and report.articles == 5

@@ -7,7 +7,7 @@ array offsets) never cross them: an engine may shard, page or renumber freely.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -143,7 +143,7 @@ class IndexState:
     """What a writer finds before a build: the live manifest and articles, if any."""
 
     manifest: Manifest
-    articles: dict[str, StoredArticle]
+    articles: Mapping[str, StoredArticle]  # an engine may read records lazily
     chunks: int
     name: str
     complete: bool = True  # False: written by an older version; rewrite even when unchanged

@@ -84,7 +84,7 @@ def build_index(
     with open_writer(index_dir) as writer:
         previous = writer.previous(verify=verify)
         stamps = FileStamps(Path(writer.cache_path()).parent / "files.sqlite", corpus, max_file_mb)
-        known = stamps.load() if previous and previous.complete and not rewrite else None
+        known = stamps.load(corpus) if previous and previous.complete and not rewrite else None
         loaded = load_corpus(corpus, max_file_mb=max_file_mb, stamps=known)
         if loaded.reused and not _vouched(loaded, previous):
             loaded = load_corpus(corpus, max_file_mb=max_file_mb)  # the stamps were wrong
@@ -221,8 +221,7 @@ def _total_chunks(
     if previous is None:
         return len(new)
     gone = set(diff["removed"]) | set(diff["updated"])
-    kept = sum(len(a.chunks) for i, a in previous.articles.items() if i not in gone)
-    return kept + len(new)
+    return previous.chunks - sum(len(previous.articles[i].chunks) for i in gone) + len(new)
 
 
 def _changed(diff: dict[str, tuple[str, ...]]) -> bool:
@@ -295,7 +294,11 @@ def _vouched(loaded: LoadResult, previous: IndexState | None) -> bool:
     if previous is None:
         return False
     stored = previous.articles
-    return all(i in stored and stored[i].meta["sha256"] == sha for i, sha in loaded.reused)
+    # an engine's lazy mapping may tell a text hash without reading the article's record
+    sha_of = getattr(stored, "sha256_of", None) or (
+        lambda i: stored[i].meta["sha256"] if i in stored else None
+    )
+    return all(sha_of(i) == sha for i, sha in loaded.reused)
 
 
 def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[str, ...]]:

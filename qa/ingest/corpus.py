@@ -170,7 +170,11 @@ class _Stamped:
     def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | tuple[str, str]]:
         yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
         yield from old.articles
-        self.stamp = self._stamped(info, old.sha256, old.articles, old.skipped, old.lines)
+        same = (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns)
+        # the same stamp object: its store keeps the saved row (and its lines) as they are
+        self.stamp = (
+            old if same else self._stamped(info, old.sha256, old.articles, old.skipped, old.lines)
+        )
 
     def _fresh(self, items: Iterator, info: os.stat_result | None) -> Iterator:
         found: list[tuple[str, str]] = []

@@ -10,10 +10,11 @@ after an update reads only the new segment.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,10 +155,12 @@ class Segment:
         return None
 
     def _part(self, name: str, load: Callable[[], Any]) -> Any:
-        """``load()``, or IndexCorruptError naming the damaged file and the fix."""
+        """``load()``, or IndexCorruptError naming the damaged file and the fix (and a mark
+        that makes the next `qa index` check every file's sha256)."""
         try:
             return load()
         except Exception as exc:
+            mark_damaged(self.path.parent)
             raise IndexCorruptError(
                 f"the index file {self.path / name} is damaged ({exc}); {self.fix}"
             ) from exc
@@ -243,6 +246,42 @@ class Segment:
                 self._loaded[name] = read()
             return self._loaded[name]
 
+    def article_hashes(self) -> list[tuple[str, str]]:
+        """(id, text sha256) of every article of the segment."""
+        return self._all("SELECT id, sha256 FROM articles")
+
+    def article_meta(self, article_id: str) -> dict[str, Any] | None:
+        row = self._one(
+            f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE id=?", (article_id,)
+        )
+        return None if row is None else dict(zip(ARTICLE_FIELDS, row))
+
+    def spans_of(self, article_id: str) -> tuple[tuple[int, int, str, str], ...]:
+        """(start, end, chunk id, text hash) of an article's chunks, in order."""
+        rows = self._all(
+            "SELECT start_char, end_char, id, text_hash FROM chunks WHERE article_id=? "
+            "ORDER BY row",
+            (article_id,),
+        )
+        return tuple(tuple(r) for r in rows)
+
+    def chunks_of_articles(self, ids: Sequence[str]) -> int:
+        """How many chunks the given articles have here."""
+        total = 0
+        ids = list(ids)
+        for begin in range(0, len(ids), 900):
+            part = tuple(ids[begin : begin + 900])
+            marks = ",".join("?" * len(part))
+            total += self._one(f"SELECT COUNT(*) FROM chunks WHERE article_id IN ({marks})", part)[
+                0
+            ]
+        return int(total)
+
+    def orphan_chunks(self) -> int:
+        """Chunk rows that name no article of the segment (0 unless damaged)."""
+        sql = "SELECT COUNT(*) FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)"
+        return int(self._one(sql)[0])
+
     def chunk_hashes(self) -> dict[str, list[tuple[int, int, str, str]]]:
         """Per article: (start, end, chunk id, text hash) of its chunks, in order."""
         out: dict[str, list[tuple[int, int, str, str]]] = {}
@@ -287,6 +326,17 @@ class Segment:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+DAMAGED = ".damaged"
+
+
+def mark_damaged(index_dir: Path) -> None:
+    """Leave a note for the next build that a reader found damage (best effort: an index
+    may be read-only). Damage of the same size (NaN vectors) is otherwise only found by
+    sha256, which an update does not compute for every file."""
+    with contextlib.suppress(OSError):
+        (index_dir / DAMAGED).touch()
 
 
 _OPEN: weakref.WeakValueDictionary[tuple[str, str], Segment] = weakref.WeakValueDictionary()

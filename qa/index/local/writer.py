@@ -8,6 +8,7 @@ folded into one (cheap: they are small), and `qa index --optimize` folds everyth
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from qa.index.base import IndexChanges, IndexState, StoredArticle
 from qa.index.local import generation as gen
 from qa.index.local import publish
 from qa.index.local.bm25 import TermCounts
+from qa.index.local.segment import DAMAGED
 from qa.index.local.sentence_terms import SentenceIndex
 from qa.records import Article, Chunk
 
@@ -36,7 +38,7 @@ class LocalWriter:
         self.folder = Path(folder)
         self._lock = None
         self._previous: gen.Generation | None = None
-        self._homes: dict[str, int] = {}  # article id -> segment of its live version
+        self._homes: _Articles | None = None  # where each live article is
 
     def __enter__(self) -> LocalWriter:
         self._lock = publish.build_lock(self.folder)
@@ -69,11 +71,15 @@ class LocalWriter:
         live = self._live()
         if live is None:
             return None
+        # a reader that found damage left a mark: check everything (NaN rows keep the size)
+        verify = verify or (self.folder / DAMAGED).exists()
         try:
             if verify and live.damaged(hashes=True):
                 return None
-            for segment in live.segments:  # NaN rows keep their file's size: look (one at a time)
-                segment.check_vectors()
+            if verify:
+                for segment in live.segments:  # one at a time: never all vectors at once
+                    segment.check_vectors()
+                (self.folder / DAMAGED).unlink(missing_ok=True)  # looked: nothing is damaged
             state, self._homes = _state(live)
             return state
         except (IndexCorruptError, IndexMismatchError):
@@ -84,13 +90,13 @@ class LocalWriter:
 
     def publish(self, changes: IndexChanges, manifest: Manifest) -> str:
         live = None if changes.replace else self._live()
-        if live is not None and not self._homes:
+        if live is not None and self._homes is None:
             _, self._homes = _state(live)
         kept = [] if live is None else [dict(e, deleted=set(e["deleted"])) for e in live.entries]
         if live is not None:
             gone = set(changes.removed) | {a.id for a in changes.articles}
             for article_id in gone:
-                home = self._homes.get(article_id)
+                home = self._homes.home(article_id)
                 if home is not None:
                     kept[home]["deleted"].add(article_id)
             kept = [e for e, seg in zip(kept, live.segments) if not _empty(e, seg)]
@@ -103,7 +109,8 @@ class LocalWriter:
                 lexical_texts=list(changes.lexical_texts),
             )
         name = publish.write_generation(self.folder, kept, new, manifest)
-        self._previous, self._homes = None, {}
+        (self.folder / DAMAGED).unlink(missing_ok=True)
+        self._previous, self._homes = None, None
         live = self._live()
         if live is not None and len(live.segments) > AUTO_MERGE_SEGMENTS:
             name = self._merge(live, everything=False) or name
@@ -128,7 +135,7 @@ class LocalWriter:
         kept = [dict(e) for i, e in enumerate(live.entries) if i not in fold]
         manifest = dataclasses.replace(live.manifest, files={})
         name = publish.write_generation(self.folder, kept, new, manifest)
-        self._previous, self._homes = None, {}
+        self._previous, self._homes = None, None
         return name
 
 
@@ -177,29 +184,61 @@ def _folded(live: gen.Generation, fold: list[int]) -> publish.NewSegment:
     )
 
 
-def _state(live: gen.Generation) -> tuple[IndexState, dict[str, int]]:
-    """What a build needs of the live generation, and the segment of each live article.
+class _Articles(Mapping[str, StoredArticle]):
+    """The live articles of a generation for a build, read lazily: ids and text hashes at
+    once (one query per segment), metadata and chunk spans only of the articles asked for.
+    An update at 200,000 articles then never builds 200,000 records."""
+
+    def __init__(self, live: gen.Generation) -> None:
+        self._live = live
+        self._where: dict[str, tuple[int, str]] = {}
+        for i, (segment, deleted) in enumerate(zip(live.segments, live.deleted)):
+            for article_id, sha in segment.article_hashes():
+                if article_id not in deleted:
+                    self._where[article_id] = (i, sha)
+        self._cache: dict[str, StoredArticle] = {}
+
+    def sha256_of(self, article_id: str) -> str | None:
+        found = self._where.get(article_id)
+        return None if found is None else found[1]
+
+    def home(self, article_id: str) -> int | None:
+        found = self._where.get(article_id)
+        return None if found is None else found[0]
+
+    def __getitem__(self, article_id: str) -> StoredArticle:
+        if article_id not in self._cache:
+            i, _ = self._where[article_id]  # KeyError for unknown ids, as a dict
+            segment = self._live.segments[i]
+            meta = segment.article_meta(article_id)
+            if meta is None:
+                raise IndexCorruptError(f"{segment.path} lost article {article_id!r}")
+            self._cache[article_id] = StoredArticle(meta, segment.spans_of(article_id))
+        return self._cache[article_id]
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def _state(live: gen.Generation) -> tuple[IndexState, _Articles]:
+    """What a build needs of the live generation (its articles read lazily).
 
     Raises:
-        IndexCorruptError: chunk rows that name no article, or counts that disagree.
+        IndexCorruptError: chunk rows that name no article.
     """
-    articles: dict[str, StoredArticle] = {}
-    homes: dict[str, int] = {}
+    articles = _Articles(live)
     chunks = 0
-    for i, (segment, deleted) in enumerate(zip(live.segments, live.deleted)):
-        hashes = segment.chunk_hashes()
-        rows = segment.article_rows()
-        names = {r["id"] for r in rows}
-        if set(hashes) - names or sum(len(c) for c in hashes.values()) != segment.chunk_count:
+    for segment, deleted in zip(live.segments, live.deleted):
+        if segment.orphan_chunks():
             raise IndexCorruptError(f"{segment.path} has chunk rows of no stored article")
-        for row in rows:
-            if row["id"] in deleted:
-                continue
-            spans = tuple(hashes.get(row["id"], ()))
-            articles[row["id"]] = StoredArticle(row, spans)
-            homes[row["id"]] = i
-            chunks += len(spans)
+        chunks += segment.chunk_count - segment.chunks_of_articles(sorted(deleted))
     state = IndexState(
         manifest=live.manifest, articles=articles, chunks=chunks, name=live.name, complete=True
     )
-    return state, homes
+    return state, articles
