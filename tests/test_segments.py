@@ -159,6 +159,15 @@ def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path,
         fh.write(json.dumps({"id": "j9", "text": "A new report on the port."}) + "\n")
     again = load_corpus(corpus, stamps=store.load(corpus))
     assert [a.id for a in again.articles] == ["j9"] and len(again.reused) == 4
+    assert again.stamps["many.jsonl"].appended  # only the tail was read
+    # a line changed in place: the file is read, but only that line is parsed
+    text = (corpus / "many.jsonl").read_text().replace("Report number 1 ", "Report number one ")
+    (corpus / "many.jsonl").write_text(text)
+    edited = load_corpus(corpus, stamps=store.load(corpus))
+    # (j9 is parsed too: the stamps are the last build's, from before it was appended)
+    assert [a.id for a in edited.articles] == ["j1", "j9"] and len(edited.reused) == 3
+    (corpus / "many.jsonl").write_text("\n".join(lines) + "\n")  # back to what was indexed
+    _age(corpus)
     report = qa.build_index(corpus, index, encoder=encoder)
     assert report.added == ("j9",) and len(report.unchanged) == 4 and report.articles == 5
     # stamps that vouch for what the index does not hold are not believed

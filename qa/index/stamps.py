@@ -17,9 +17,13 @@ from qa import __version__
 from qa.ingest.corpus import FileStamp
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS stamps_v2 (
-    corpus TEXT NOT NULL, rel TEXT NOT NULL, stamp TEXT NOT NULL, lines TEXT NOT NULL,
-    PRIMARY KEY (corpus, rel)
+CREATE TABLE IF NOT EXISTS stamps_v3 (
+    corpus TEXT NOT NULL, rel TEXT NOT NULL, stamp TEXT NOT NULL, PRIMARY KEY (corpus, rel)
+);
+CREATE TABLE IF NOT EXISTS lines_v3 (
+    corpus TEXT NOT NULL, rel TEXT NOT NULL, digest TEXT NOT NULL, article_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL, line INTEGER NOT NULL, own_id INTEGER NOT NULL,
+    PRIMARY KEY (corpus, rel, digest)
 );
 """
 
@@ -50,23 +54,34 @@ class FileStamps:
             db = self._connect()
             try:
                 rows = db.execute(
-                    "SELECT rel, stamp, lines FROM stamps_v2 WHERE corpus=?", (self.key,)
+                    "SELECT rel, stamp FROM stamps_v3 WHERE corpus=?", (self.key,)
                 ).fetchall()
+                for rel, text in rows:
+                    stamp = _stamp(json.loads(text))
+                    try:
+                        info = (base / rel).stat()
+                        same = not stamp.racy and (info.st_size, info.st_mtime_ns) == (
+                            stamp.size,
+                            stamp.mtime_ns,
+                        )
+                    except OSError:
+                        same = False
+                    if not same and rel.lower().endswith(".jsonl"):
+                        stamp = dataclasses.replace(stamp, lines=self._lines(db, rel))
+                    self._loaded[rel] = stamp
             finally:
                 db.close()
-            for rel, text, lines in rows:
-                stamp = _stamp(json.loads(text))
-                try:
-                    info = (base / rel).stat()
-                    same = (info.st_size, info.st_mtime_ns) == (stamp.size, stamp.mtime_ns)
-                except OSError:
-                    same = False
-                if not same:
-                    stamp = dataclasses.replace(stamp, lines=_lines(json.loads(lines)))
-                self._loaded[rel] = stamp
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError):
             self._loaded = {}
         return dict(self._loaded)
+
+    def _lines(self, db: sqlite3.Connection, rel: str) -> dict[str, tuple[str, str, int, bool]]:
+        rows = db.execute(
+            "SELECT digest, article_id, sha256, line, own_id FROM lines_v3 "
+            "WHERE corpus=? AND rel=?",
+            (self.key, rel),
+        ).fetchall()
+        return {d: (a, s, int(n), bool(o)) for d, a, s, n, o in rows}
 
     def save(self, stamps: dict[str, FileStamp]) -> None:
         """Save the stamps: rows of files whose stamp is the one loaded stay as they are (a
@@ -78,15 +93,22 @@ class FileStamps:
             db = self._connect()
             try:
                 with db:
+                    dropped = [(self.key, rel) for rel in [*gone, *changed]]
+                    db.executemany("DELETE FROM stamps_v3 WHERE corpus=? AND rel=?", dropped)
+                    rewritten = [(self.key, r) for r in gone] + [
+                        (self.key, r) for r, s in changed.items() if not s.appended
+                    ]
+                    db.executemany("DELETE FROM lines_v3 WHERE corpus=? AND rel=?", rewritten)
                     db.executemany(
-                        "DELETE FROM stamps_v2 WHERE corpus=? AND rel=?",
-                        [(self.key, rel) for rel in [*gone, *changed]],
+                        "INSERT INTO stamps_v3 VALUES (?, ?, ?)",
+                        [(self.key, rel, json.dumps(_row(s))) for rel, s in changed.items()],
                     )
                     db.executemany(
-                        "INSERT INTO stamps_v2 VALUES (?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO lines_v3 VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [
-                            (self.key, rel, json.dumps(_row(s)), json.dumps(s.lines))
+                            (self.key, rel, digest, *v)
                             for rel, s in changed.items()
+                            for digest, v in s.lines.items()
                         ],
                     )
             finally:
@@ -102,6 +124,8 @@ def _row(s: FileStamp) -> dict:
         "sha256": s.sha256,
         "articles": s.articles,
         "skipped": s.skipped,
+        "line_count": s.line_count,
+        "racy": s.racy,
     }
 
 
@@ -112,8 +136,6 @@ def _stamp(d: dict) -> FileStamp:
         sha256=str(d["sha256"]),
         articles=tuple((str(a), str(b)) for a, b in d["articles"]),
         skipped=tuple((str(r), None if n is None else int(n)) for r, n in d["skipped"]),
+        line_count=int(d.get("line_count", 0)),
+        racy=bool(d.get("racy", False)),
     )
-
-
-def _lines(d: dict) -> dict[str, tuple[str, str, int, bool]]:
-    return {k: (str(v[0]), str(v[1]), int(v[2]), bool(v[3])) for k, v in d.items()}

@@ -6,6 +6,7 @@ names the file, the line and the reason, and loading continues with the next one
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -60,6 +61,9 @@ class FileStamp:
     articles: tuple[tuple[str, str], ...]
     skipped: tuple[tuple[str, int | None], ...] = ()
     lines: dict[str, tuple[str, str, int, bool]] = field(default_factory=dict)
+    line_count: int = 0  # .jsonl: lines read (blank ones too), to number appended lines
+    appended: bool = False  # ``lines`` holds only the lines appended since the last stamp
+    racy: bool = False  # modified right before the load: its stat alone is not believed
 
 
 @dataclass(frozen=True)
@@ -149,14 +153,22 @@ class _Stamped:
         except OSError:
             info = None
         lines = old.lines if old is not None else {}
+        n: list[int] = []  # the number of lines a .jsonl file has
         if info is None or not stat.S_ISREG(info.st_mode) or old is None:
-            yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
+            yield from self._fresh(items, info, counted=n)
             return
-        if (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns):
+        if not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns):
             yield from self._again(old, info)  # not even opened
             return
-        if self.file.suffix.lower() == ".jsonl":  # only its new or changed lines are parsed
-            yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+        if self.file.suffix.lower() == ".jsonl":
+            head = _appended(self.file, old, info)
+            if head is not None:  # lines were only appended: parse just those
+                yield from self._tail(old, info, head, max_file_mb)
+                return
+            # only its new or changed lines are parsed
+            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
+            yield from self._fresh(items, info, counted=n)
             return
         try:
             digest = hashlib.sha256(self.file.read_bytes()).hexdigest()
@@ -170,13 +182,40 @@ class _Stamped:
     def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | tuple[str, str]]:
         yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
         yield from old.articles
-        same = (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns)
+        same = not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns)
         # the same stamp object: its store keeps the saved row (and its lines) as they are
         self.stamp = (
             old if same else self._stamped(info, old.sha256, old.articles, old.skipped, old.lines)
         )
 
-    def _fresh(self, items: Iterator, info: os.stat_result | None) -> Iterator:
+    def _tail(self, old: FileStamp, info: os.stat_result, head: Any, max_file_mb: float):
+        """The articles of an appended .jsonl: the old ones as stamped, the tail parsed."""
+        yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
+        yield from old.articles
+        counted: list[int] = []
+        tail = _load_jsonl(
+            self.file,
+            self.rel,
+            max_file_mb,
+            {},
+            offset=old.size,
+            first_line=old.line_count + 1,
+            counted=counted,
+        )
+        yield from self._fresh(tail, info, digest=head, before=old, counted=counted)
+
+    def _fresh(
+        self,
+        items: Iterator,
+        info: os.stat_result | None,
+        *,
+        digest: Any = None,
+        before: FileStamp | None = None,
+        counted: list[int] | None = None,
+    ) -> Iterator:
+        """Pass the items on, then stamp the file (``before`` and ``digest``: the stamp and
+        running sha256 of the part read before, for an appended .jsonl)."""
+        counted = counted if counted is not None else []
         found: list[tuple[str, str]] = []
         bad: list[tuple[str, int | None]] = []
         lines: dict[str, tuple[str, str, int, bool]] = {}
@@ -189,23 +228,64 @@ class _Stamped:
             else:
                 found.append((item.id, item.sha256) if isinstance(item, Article) else item)
             yield item
-        if info is not None and stat.S_ISREG(info.st_mode):
-            try:
-                digest = file_sha256_of(self.file)
-            except OSError:
-                return
-            self.stamp = self._stamped(info, digest, tuple(found), tuple(bad), lines)
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return
+        try:
+            if digest is not None:  # the running hash of the head: add the tail
+                with self.file.open("rb") as fh:
+                    fh.seek(before.size)
+                    while block := fh.read(1 << 20):
+                        digest.update(block)
+                sha = digest.hexdigest()
+            else:
+                sha = file_sha256_of(self.file)
+        except OSError:
+            return
+        if before is not None:
+            stamp = self._stamped(
+                info, sha, before.articles + tuple(found), before.skipped + tuple(bad), lines
+            )
+            self.stamp = dataclasses.replace(
+                stamp, appended=True, line_count=counted[-1] if counted else before.line_count
+            )
+        else:
+            stamp = self._stamped(info, sha, tuple(found), tuple(bad), lines)
+            self.stamp = dataclasses.replace(stamp, line_count=counted[-1] if counted else 0)
 
     def _stamped(self, info, digest, articles, skipped, lines) -> FileStamp:
         racy = info.st_mtime_ns >= self.started - _RACY_NS
         return FileStamp(
-            size=-1 if racy else info.st_size,  # racy: the next load looks again
+            size=info.st_size,
+            racy=racy,  # the next load reads it again (content hashes still save the parsing)
             mtime_ns=info.st_mtime_ns,
             sha256=digest,
             articles=tuple(articles),
             skipped=tuple(skipped),
             lines=lines,
         )
+
+
+def _appended(file: Path, old: FileStamp, info: os.stat_result) -> Any:
+    """When ``file`` is its stamped content plus whole lines after it: the running sha256 of
+    that head (to continue with the tail), else None."""
+    if not old.line_count or info.st_size <= old.size or old.size <= 0:
+        return None
+    h = hashlib.sha256()
+    try:
+        with file.open("rb") as fh:
+            left = old.size
+            while left:
+                block = fh.read(min(left, 1 << 20))
+                if not block:
+                    return None
+                h.update(block)
+                left -= len(block)
+                last = block[-1:]
+    except OSError:
+        return None
+    if h.hexdigest() != old.sha256 or last != b"\n":
+        return None
+    return h
 
 
 def file_sha256_of(path: Path) -> str:
@@ -260,7 +340,11 @@ def _walk(root: Path) -> list[Path]:
 
 
 def _load_file(
-    file: Path, rel: str, max_file_mb: float, lines: dict | None = None
+    file: Path,
+    rel: str,
+    max_file_mb: float,
+    lines: dict | None = None,
+    counted: list[int] | None = None,
 ) -> Iterator[Article | Skipped | _Line]:
     if file.is_symlink() and file.is_dir():
         yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
@@ -285,7 +369,7 @@ def _load_file(
                 "split it or raise the limit (--max-file-mb)"
             )
         if suffix == ".jsonl":
-            yield from _load_jsonl(file, rel, max_file_mb, lines)
+            yield from _load_jsonl(file, rel, max_file_mb, lines, counted=counted)
             return
         text = _decode(file.read_bytes())
         if suffix == ".json":
@@ -443,12 +527,22 @@ def _load_jsonl(
     rel: str,
     max_file_mb: float,
     known: dict[str, tuple[str, str, int, bool]] | None = None,
+    *,
+    offset: int = 0,
+    first_line: int = 1,
+    counted: list[int] | None = None,
 ) -> Iterator[Article | Skipped | _Line]:
     """Articles of a JSON Lines file; with ``known`` (line digests of the last load), lines seen
-    before come back as ``_Line`` entries without being parsed (their ids held or kept)."""
+    before come back as ``_Line`` entries without being parsed (their ids held or kept).
+
+    ``offset``/``first_line`` read only a tail (lines appended after byte ``offset``);
+    ``counted`` receives the number of the last line read.
+    """
     records = 0
+    lineno = first_line - 1
     with file.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        fh.seek(offset)
+        for lineno, raw in enumerate(fh, start=first_line):
             if not raw.strip():
                 continue
             records += 1
@@ -473,5 +567,7 @@ def _load_jsonl(
                 yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
             except _Bad as exc:
                 yield Skipped(rel, str(exc), lineno)
-    if not records:
+    if counted is not None:
+        counted.append(lineno)
+    if not records and not offset:
         yield Skipped(rel, "no articles: the JSON Lines file is empty or blank")
