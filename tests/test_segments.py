@@ -155,8 +155,9 @@ def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path,
     store = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB)
     loaded = load_corpus(corpus, stamps=store.load(corpus))
     assert not loaded.articles and len(loaded.reused) == 4  # nothing read again
+    lines.append(json.dumps({"id": "j9", "text": "A new report on the port."}))
     with (corpus / "many.jsonl").open("a") as fh:
-        fh.write(json.dumps({"id": "j9", "text": "A new report on the port."}) + "\n")
+        fh.write(lines[-1] + "\n")
     again = load_corpus(corpus, stamps=store.load(corpus))
     assert [a.id for a in again.articles] == ["j9"] and len(again.reused) == 4
     assert again.stamps["many.jsonl"].appended  # only the tail was read
@@ -166,7 +167,7 @@ def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path,
     edited = load_corpus(corpus, stamps=store.load(corpus))
     # (j9 is parsed too: the stamps are the last build's, from before it was appended)
     assert [a.id for a in edited.articles] == ["j1", "j9"] and len(edited.reused) == 3
-    (corpus / "many.jsonl").write_text("\n".join(lines) + "\n")  # back to what was indexed
+    (corpus / "many.jsonl").write_text("\n".join(lines) + "\n")  # the appended version
     _age(corpus)
     report = qa.build_index(corpus, index, encoder=encoder)
     assert report.added == ("j9",) and len(report.unchanged) == 4 and report.articles == 5
