@@ -83,6 +83,21 @@ class FileStamps:
         ).fetchall()
         return {d: (a, s, int(n), bool(o)) for d, a, s, n, o in rows}
 
+    def _save_lines(
+        self, db: sqlite3.Connection, rel: str, stamp: FileStamp, old: FileStamp | None
+    ) -> None:
+        """Write a file's line digests: the appended ones, or the difference to the old ones
+        (a changed 200,000-line file writes only its changed lines)."""
+        before = {} if stamp.appended or old is None else old.lines
+        if not stamp.appended and (old is None or not old.lines):
+            db.execute("DELETE FROM lines_v3 WHERE corpus=? AND rel=?", (self.key, rel))
+        gone = [(self.key, rel, d) for d in before if d not in stamp.lines]
+        db.executemany("DELETE FROM lines_v3 WHERE corpus=? AND rel=? AND digest=?", gone)
+        db.executemany(
+            "INSERT OR REPLACE INTO lines_v3 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self.key, rel, d, *v) for d, v in stamp.lines.items() if before.get(d) != v],
+        )
+
     def save(self, stamps: dict[str, FileStamp]) -> None:
         """Save the stamps: rows of files whose stamp is the one loaded stay as they are (a
         failure only costs the next build a full read)."""
@@ -95,22 +110,16 @@ class FileStamps:
                 with db:
                     dropped = [(self.key, rel) for rel in [*gone, *changed]]
                     db.executemany("DELETE FROM stamps_v3 WHERE corpus=? AND rel=?", dropped)
-                    rewritten = [(self.key, r) for r in gone] + [
-                        (self.key, r) for r, s in changed.items() if not s.appended
-                    ]
-                    db.executemany("DELETE FROM lines_v3 WHERE corpus=? AND rel=?", rewritten)
+                    db.executemany(
+                        "DELETE FROM lines_v3 WHERE corpus=? AND rel=?",
+                        [(self.key, r) for r in gone],
+                    )
                     db.executemany(
                         "INSERT INTO stamps_v3 VALUES (?, ?, ?)",
                         [(self.key, rel, json.dumps(_row(s))) for rel, s in changed.items()],
                     )
-                    db.executemany(
-                        "INSERT OR REPLACE INTO lines_v3 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            (self.key, rel, digest, *v)
-                            for rel, s in changed.items()
-                            for digest, v in s.lines.items()
-                        ],
-                    )
+                    for rel, stamp in changed.items():
+                        self._save_lines(db, rel, stamp, loaded.get(rel))
             finally:
                 db.close()
         except (sqlite3.Error, OSError):
