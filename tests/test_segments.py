@@ -176,3 +176,22 @@ def test_unchanged_files_are_not_read_and_jsonl_lines_not_parsed_again(tmp_path,
     (index / "CURRENT").unlink()
     rebuilt = qa.build_index(corpus, index, encoder=encoder)
     assert len(rebuilt.added) == 5 and rebuilt.articles == 5
+
+
+def test_past_the_segment_limit_an_update_folds_the_small_segments(updated, tmp_path, encoder):
+    from qa.index.local.writer import AUTO_MERGE_SEGMENTS
+
+    corpus, index = updated
+    copy, more = tmp_path / "index", tmp_path / "corpus"
+    shutil.copytree(index, copy)
+    shutil.copytree(corpus, more)
+    counts = []
+    for n in range(AUTO_MERGE_SEGMENTS):
+        (more / f"1{n:02d}_brief.txt").write_text(NEW.replace("3 March", f"{n + 1} April"))
+        qa.build_index(more, copy, encoder=encoder)
+        counts.append(len(store.open_generation(copy).segments))
+    # never more than the limit; past it, the largest segment and one of all the rest
+    assert max(counts) == AUTO_MERGE_SEGMENTS and 2 in counts
+    fresh = tmp_path / "fresh"
+    qa.build_index(more, fresh, encoder=encoder)
+    _same(_ranking(copy, encoder), _ranking(fresh, encoder))
