@@ -63,6 +63,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-news", action="store_true", help="leave out the news corpus")
     p.add_argument("--skip-large", action="store_true", help="leave out the synthetic corpus")
     p.add_argument("--skip-serve", action="store_true", help="leave out `qa serve` start-up")
+    p.add_argument(
+        "--skip-updates", action="store_true", help="leave out bench/bench_updates.py's rows"
+    )
     p.add_argument("--quality", action="store_true", help="fp32 news index + Hits@10 of both")
     p.add_argument("--profile", action="store_true", help="print a cProfile of retrieve()")
     p.add_argument("--skip-milvus", action="store_true", help="leave out the milvus-lite column")
@@ -314,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table.render())
     print(f"\ntook {total}: " + ", ".join(durations))
+    if not args.skip_updates:  # updates against the full-rewrite path, segments, rankings
+        import bench_updates
+
+        print("\n-- updates (bench/bench_updates.py) --", flush=True)
+        extra = (["--skip-news"] if args.skip_news else []) + (
+            ["--skip-large"] if args.skip_large else []
+        )
+        bench_updates.main(
+            ["--workdir", str(args.workdir / "updates"), "--chunks", str(args.large_chunks)] + extra
+        )
     return 0
 
 

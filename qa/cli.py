@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         help="embed on Ray actors: a local Ray for this run, or the cluster at ADDRESS",
     )
     p.add_argument("--ray-workers", type=int, help="Ray actors (default: one per CPU)")
+    p.add_argument(
+        "--optimize",
+        action="store_true",
+        help="afterwards fold the index's update segments into one (readers are not blocked)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     p.set_defaults(func=_cmd_index)
 
@@ -174,6 +179,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         verify=args.verify,
         ray=args.ray,
         ray_workers=args.ray_workers,
+        optimize=args.optimize,
     )
     print(_index_summary(args.corpus, report))
     return 0

@@ -20,11 +20,9 @@ from conftest import SEED
 import qa
 from qa.answer.evidence import SentenceVectorCache
 from qa.config import SCHEMA_VERSION, AnswerSettings, SentenceBM25
-from qa.index.local import LocalIndex
 from qa.index.local import generation as store
 from qa.index.local import sentence_terms as sentence_index
 from qa.index.local.vectors import VectorIndex
-from qa.search.retriever import Retriever
 from qa.text.sentences import sentence_spans
 from qa.text.tokens import tokenize
 
@@ -38,9 +36,9 @@ def test_seed_index_is_self_describing(seed_index):
     assert m.model["weights_sha256"].startswith("53aa51172d14")
     assert m.model["dimension"] == 384 and m.chunker["max_tokens"] == 256
     assert m.counts == {"articles": 5, "chunks": gen.chunk_count}
-    assert gen.vectors.size == gen.lexical.size == gen.chunk_count
-    assert m.vectors["type"] == gen.vectors.kind == "IndexFlatIP"
-    assert gen.has_saved_sentences and m.sentences["chunks"] == gen.chunk_count
+    assert gen.vector_count() == gen.lexical.live == gen.chunk_count
+    assert m.vectors["type"] == gen.segments[0].vectors.kind == "IndexFlatIP"
+    assert m.vectors["segments"] == 1 and m.sentences["chunks"] == gen.chunk_count
     for path in gen.path.rglob("*"):
         assert path.suffix not in {".pkl", ".pickle"}
     # every stored chunk is an exact span of its stored article
@@ -87,15 +85,16 @@ def _reference_scores(texts: list[str], weights: dict[str, float]) -> np.ndarray
 
 
 def _assert_sentences_match_chunks(gen: store.Generation) -> None:
-    """The generation's sentence index scores every chunk exactly as its own text does."""
-    texts = [c.text for c in gen.chunks_at(list(range(gen.chunk_count)))]
-    rows = np.random.default_rng(1).permutation(gen.chunk_count)  # any order
+    """Each segment's sentence index scores every chunk exactly as its own text does."""
     scored = 0
-    for question in QUESTIONS:
-        weights = gen.lexical.idf(list(dict.fromkeys(tokenize([question])[0])))
-        got = gen.sentences().best_sentence_scores(rows, weights)
-        assert np.array_equal(got, _reference_scores([texts[r] for r in rows], weights))
-        scored += int((got > 0).sum())
+    for segment in gen.segments:
+        texts = [c.text for c in segment.chunks_at(list(range(segment.chunk_count)))]
+        rows = np.random.default_rng(1).permutation(segment.chunk_count)  # any order
+        for question in QUESTIONS:
+            weights = gen.lexical.idf(list(dict.fromkeys(tokenize([question])[0])))
+            got = segment.sentences.best_sentence_scores(rows, weights)
+            assert np.array_equal(got, _reference_scores([texts[r] for r in rows], weights))
+            scored += int((got > 0).sum())
     assert scored > 0
 
 
@@ -199,25 +198,20 @@ def test_a_damaged_sentence_index_is_repaired_by_qa_index(seed_index, tmp_path, 
     assert qa.Assistant(index, encoder).retrieve("Palestine Street strike", k=1)
 
 
-def test_old_generation_without_sentences_still_answers_the_same(seed_index, tmp_path, encoder):
+def test_an_index_of_the_one_piece_layout_says_rebuild(seed_index, tmp_path, encoder):
+    """Generations written before segments are not read: a clear error, and `qa index`
+    rewrites them (embedding nothing)."""
     index = tmp_path / "old"
     shutil.copytree(seed_index, index)
-    old_gen = store.current_generation(index)
-    shutil.rmtree(old_gen / store.SENTENCES)  # as written before the sentence index existed
-    manifest = json.loads((old_gen / store.MANIFEST).read_text())
-    del manifest["files"]  # nor were file records
-    (old_gen / store.MANIFEST).write_text(json.dumps(manifest))
-    old, new = store.open_generation(index), store.open_generation(seed_index)
-    assert not old.has_saved_sentences
-    _assert_sentences_match_chunks(old)  # computed on open
-    retrievers = [Retriever(LocalIndex(g.path.parent, g), encoder) for g in (old, new)]
-    for question in QUESTIONS:
-        hits = [[(h.chunk.id, h.score) for h in r.search(question, 5).hits] for r in retrievers]
-        assert hits[0] == hits[1]
-    # `qa index` on the unchanged corpus writes a generation that has them, embedding nothing
+    gen = store.current_generation(index)
+    manifest = json.loads((gen / store.MANIFEST).read_text())
+    del manifest["vectors"]["layout"]  # as written before segments
+    (gen / store.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(qa.IndexMismatchError, match="older qa.*rebuild it with `qa index"):
+        qa.Assistant(index, encoder)
     report = qa.build_index(SEED, index, encoder=encoder)
-    assert report.generation != old_gen.name and report.chunks_embedded == 0
-    assert store.open_generation(index).has_saved_sentences
+    assert report.generation != gen.name and report.chunks_embedded == 0
+    assert qa.Assistant(index, encoder).retrieve("Palestine Street strike", k=1)
 
 
 def test_corrupt_sentence_index_is_reported(seed_index, tmp_path):
@@ -296,10 +290,11 @@ def test_incremental_add_change_delete(seed_copy, tmp_path, encoder):
         "004_249214cac3478a04",
         "005_new",
     }
-    assert gen.vectors.size == gen.chunk_count == removed.chunks
+    assert gen.lexical.live == gen.chunk_count == removed.chunks
     _assert_sentences_match_chunks(gen)
     # only the live and the previous generation are kept
-    assert len(list(index.glob("gen-*"))) == 2
+    # on disk: the segments the live generation lists, and the generation before it
+    assert len(list(index.glob("gen-*"))) <= len(gen.segments) + 2
 
 
 def test_chunker_change_rebuilds_everything(seed_copy, tmp_path, encoder):
@@ -462,7 +457,7 @@ def test_killed_build_leaves_previous_index_loadable(seed_copy, tmp_path, encode
         gen = store.open_generation(index)  # never half-written: old or complete new
         count = gen.manifest.counts["articles"]
         assert count in (5, 17), moment
-        assert gen.vectors.size == gen.lexical.size == gen.chunk_count, moment
+        assert gen.vector_count() == gen.lexical.size == gen.size, moment
         if count == 5:
             assert gen.name == first.generation, moment
     final = qa.build_index(seed_copy, index, encoder=encoder)

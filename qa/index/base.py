@@ -7,7 +7,7 @@ array offsets) never cross them: an engine may shard, page or renumber freely.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -233,11 +233,25 @@ class IndexState:
     """What a writer finds before a build: the live manifest and articles, if any."""
 
     manifest: Manifest
-    articles: dict[str, StoredArticle]
+    articles: Mapping[str, StoredArticle]  # an engine may read records lazily
     chunks: int
     name: str
     complete: bool = True  # False: written by an older version; rewrite even when unchanged
     rebuild: str | None = None  # why nothing stored can be kept (an older engine layout)
+
+
+@dataclass(frozen=True)
+class IndexChanges:
+    """What a build changes: the added or changed articles with all their chunks, and the ids
+    of removed articles. Row ``i`` of ``vectors`` and ``lexical_texts`` belongs to
+    ``chunks[i]``; every chunk belongs to one of ``articles``."""
+
+    articles: Sequence[Article]
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+    lexical_texts: Sequence[str]
+    removed: tuple[str, ...] = ()
+    replace: bool = False  # the articles given are everything (first build or full re-index)
 
 
 class IndexReader(Protocol):
@@ -315,19 +329,17 @@ class IndexWriter(Protocol):
         """Where the embedding cache of this index lives (a local file)."""
         ...
 
-    def publish(
-        self,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        lexical_texts: Sequence[str],
-        manifest: Manifest,
-        *,
-        reuse_previous: bool,
-    ) -> str:
-        """Write a complete version and make it live atomically; returns its name.
+    def publish(self, changes: IndexChanges, manifest: Manifest) -> str:
+        """Apply ``changes`` to the live version as a new version, live atomically; its name.
 
-        Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``; ``reuse_previous``
-        says the previous version was built the same way, so its derived data may be copied.
+        With ``changes.replace`` the articles given are the whole new version (a first build,
+        or everything re-indexed); otherwise the new version is the live one with
+        ``changes.articles`` added or replacing the stored article of the same id (its old
+        chunks go) and ``changes.removed`` left out. ``manifest.counts`` are the new totals.
         """
+        ...
+
+    def optimize(self) -> str | None:
+        """Fold the live version's pieces (segments) together for speed; the new version's
+        name, or None when there is nothing to fold (or the engine has no pieces)."""
         ...

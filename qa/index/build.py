@@ -18,8 +18,9 @@ from qa.embed.cache import EmbeddingCache
 from qa.embed.encoder import Encoder, exported_sha256, open_encoder
 from qa.embed.model import model_identity
 from qa.errors import CorpusNotFoundError, IndexWriteError
-from qa.index.base import IndexState, IndexWriter, StoredArticle
+from qa.index.base import IndexChanges, IndexState, IndexWriter, StoredArticle
 from qa.index.factory import open_writer
+from qa.index.stamps import FileStamps
 from qa.ingest.chunking import Chunker
 from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
 from qa.records import Article, BuildReport, Chunk
@@ -47,6 +48,8 @@ def build_index(
     encoder: Encoder | None = None,
     progress: BuildProgress | None = None,
     verify: bool = False,
+    rewrite: bool = False,
+    optimize: bool = False,
     ray: str | None = None,
     ray_workers: int | None = None,
 ) -> BuildReport:
@@ -67,6 +70,9 @@ def build_index(
         progress: Callback ``(stage, done, total)``.
         verify: Check the live version's files against their recorded sha256 (sizes are
             always checked) and rebuild it when one differs.
+        rewrite: Write every article again instead of only what changed (what every build
+            did before segments; the benchmark compares the two).
+        optimize: Afterwards fold the index's segments into one (`qa index --optimize`).
         ray: Embed on Ray actors (``qa.embed.ray_pool``): "local" starts a Ray for this
             build, any other value is a cluster address. Only when something needs embedding.
         ray_workers: Ray actors (default: one per CPU of the cluster).
@@ -83,15 +89,22 @@ def build_index(
     started = time.perf_counter()
     report = progress or _noop
     with open_writer(index_dir) as writer, contextlib.ExitStack() as stack:
-        loaded = load_corpus(corpus, max_file_mb=max_file_mb)
-        report("load", len(loaded.articles), len(loaded.articles))
         previous = writer.previous(verify=verify)
-        if not loaded.articles:
+        stamps = FileStamps(Path(writer.cache_path()).parent / "files.sqlite", corpus, max_file_mb)
+        known = stamps.load(corpus) if previous and previous.complete and not rewrite else None
+        loaded = load_corpus(corpus, max_file_mb=max_file_mb, stamps=known)
+        if loaded.reused and not _vouched(loaded, previous):
+            loaded = load_corpus(corpus, max_file_mb=max_file_mb)  # the stamps were wrong
+        report("load", _count(loaded), _count(loaded))
+        if not _count(loaded):
             kept = f"; the index at {index_dir} was left unchanged" if previous else ""
             raise CorpusNotFoundError(
                 f"no loadable article in {corpus} ({len(loaded.skipped)} skipped){kept}"
             )
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
+
+        def load_all() -> LoadResult:
+            return load_corpus(corpus, max_file_mb=max_file_mb)
 
         def load_model() -> Encoder:
             if ray is None:
@@ -113,13 +126,19 @@ def build_index(
                 backend,
                 overlap_tokens,
                 report,
+                rewrite,
+                load_all,
                 load_model,
             )
+            if optimize:
+                merged = writer.optimize()
+                result = dataclasses.replace(result, generation=merged or result.generation)
         except (OSError, sqlite3.Error) as exc:
             raise IndexWriteError(
                 f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
                 "(free disk space or fix permissions, then run `qa index` again)"
             ) from exc
+        stamps.save(loaded.stamps)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
@@ -132,56 +151,99 @@ def _build(
     backend: str,
     overlap_tokens: int,
     report: BuildProgress,
+    rewrite: bool,
+    load_all: Callable[[], LoadResult],
     load_model: Callable[[], Encoder],
 ) -> BuildReport:
     base: dict[str, Any] = dict(
         index_dir=writer.location,
-        articles=len(loaded.articles),
+        articles=_count(loaded),
         skipped=loaded.skipped,
         notes=loaded.notes,
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
     if (
         previous
+        and not rewrite
         and previous.complete
         and _same_setup(previous, encoder, model, backend, overlap_tokens)
     ):
-        diff = _diff(loaded.articles, previous.articles)
+        diff = _diff(loaded, previous.articles)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
+        if not diff["added"] and not diff["updated"]:
+            return _remove_only(writer, previous, loaded, diff, base)
     encoder = encoder or load_model()
     manifest = _manifest(encoder, overlap_tokens)
     reason = (previous.rebuild or previous.manifest.difference(manifest)) if previous else None
+    replace = rewrite or not previous or not previous.complete or reason is not None
     old = previous.articles if previous and not reason else {}
-    diff = _diff(loaded.articles, old)
+    if replace and loaded.reused:  # everything is written again: every article is needed
+        loaded = load_all()
+    diff = _diff(loaded, old)
+    changed = set(diff["added"]) | set(diff["updated"])
+    todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
     chunks = _chunk_all(
-        loaded.articles, old, Chunker(encoder.count_tokens, _chunker(manifest)), report
+        todo, old, lambda: Chunker(encoder.count_tokens, _chunker(manifest)), report
     )
     vectors, embedded, embed_seconds = _vectors(writer, encoder, chunks, report)
     report("write", 0, 1)
+    total = len(chunks) if replace else _total_chunks(previous, diff, chunks)
     manifest = dataclasses.replace(
         manifest,
-        counts={"articles": len(loaded.articles), "chunks": len(chunks)},
+        counts={"articles": _count(loaded), "chunks": total},
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    name = writer.publish(
-        loaded.articles,
-        chunks,
-        vectors,
-        _lexical_texts(loaded.articles, chunks),
-        manifest,
-        reuse_previous=bool(previous and not reason),
+    changes = IndexChanges(
+        articles=todo,
+        chunks=chunks,
+        vectors=vectors,
+        lexical_texts=_lexical_texts(todo, chunks),
+        removed=() if replace else diff["removed"],
+        replace=replace,
     )
+    name = writer.publish(changes, manifest)
     report("write", 1, 1)
     return BuildReport(
         generation=name,
-        chunks=len(chunks),
+        chunks=total,
         chunks_embedded=embedded,
         embed_seconds=embed_seconds,
         full_rebuild_reason=f"{reason}; everything is re-indexed" if reason else None,
         **base,
         **diff,
     )
+
+
+def _remove_only(
+    writer: IndexWriter,
+    previous: IndexState,
+    loaded: LoadResult,
+    diff: dict[str, tuple[str, ...]],
+    base: dict[str, Any],
+) -> BuildReport:
+    """Articles only removed: neither the model nor the chunker is needed."""
+    total = _total_chunks(previous, diff, [])
+    manifest = dataclasses.replace(
+        previous.manifest,
+        counts={"articles": _count(loaded), "chunks": total},
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        files={},
+    )
+    dimension = int(previous.manifest.model.get("dimension") or 0)
+    changes = IndexChanges((), (), np.zeros((0, dimension), np.float32), (), diff["removed"])
+    name = writer.publish(changes, manifest)
+    return BuildReport(generation=name, chunks=total, **base, **diff)
+
+
+def _total_chunks(
+    previous: IndexState | None, diff: dict[str, tuple[str, ...]], new: list[Chunk]
+) -> int:
+    """Chunks after an update: the stored ones of articles left as they were, plus ``new``."""
+    if previous is None:
+        return len(new)
+    gone = set(diff["removed"]) | set(diff["updated"])
+    return previous.chunks - sum(len(previous.articles[i].chunks) for i in gone) + len(new)
 
 
 def _changed(diff: dict[str, tuple[str, ...]]) -> bool:
@@ -245,18 +307,33 @@ def _same_setup(
     return built.difference(expected) is None
 
 
-def _diff(
-    articles: tuple[Article, ...], old: dict[str, StoredArticle]
-) -> dict[str, tuple[str, ...]]:
+def _count(loaded: LoadResult) -> int:
+    return len(loaded.articles) + len(loaded.reused)
+
+
+def _vouched(loaded: LoadResult, previous: IndexState | None) -> bool:
+    """Whether every article the stamps say is unchanged is in the index with the same text."""
+    if previous is None:
+        return False
+    stored = previous.articles
+    # an engine's lazy mapping may tell a text hash without reading the article's record
+    sha_of = getattr(stored, "sha256_of", None) or (
+        lambda i: stored[i].meta["sha256"] if i in stored else None
+    )
+    return all(sha_of(i) == sha for i, sha in loaded.reused)
+
+
+def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[str, ...]]:
     added, updated, unchanged = [], [], []
-    for article in articles:
+    for article in loaded.articles:
         if article.id not in old:
             added.append(article.id)
             continue
         meta = old[article.id].meta
         same = all(meta[k] == getattr(article, k) for k in meta)
         (unchanged if same else updated).append(article.id)
-    current = {a.id for a in articles}
+    unchanged.extend(i for i, _ in loaded.reused)  # _vouched: stored with the same text
+    current = {a.id for a in loaded.articles} | {i for i, _ in loaded.reused}
     removed = sorted(set(old) - current)
     return {
         "added": tuple(added),
@@ -269,11 +346,14 @@ def _diff(
 def _chunk_all(
     articles: tuple[Article, ...],
     old: dict[str, StoredArticle],
-    chunker: Chunker,
+    make_chunker: Callable[[], Chunker],
     report: BuildProgress,
 ) -> list[Chunk]:
-    """Chunks of every article; an article whose text is unchanged keeps its stored chunks."""
+    """Chunks of every article; an article whose text is unchanged keeps its stored chunks.
+
+    The chunker (langchain: seconds to import) is made only when an article needs it."""
     chunks: list[Chunk] = []
+    chunker: Chunker | None = None
     for n, article in enumerate(articles, start=1):
         stored = old.get(article.id)
         if stored is not None and stored.meta["sha256"] == article.sha256 and stored.chunks:
@@ -289,6 +369,7 @@ def _chunk_all(
                 for s, e, cid, h in stored.chunks
             )
         else:
+            chunker = chunker or make_chunker()
             chunks.extend(chunker.chunk(article))
         if n % 25 == 0 or n == len(articles):
             report("chunk", n, len(articles))

@@ -7,13 +7,15 @@ names the file, the line and the reason, and loading continues with the next one
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ _BODY_FIELDS = ("body", "text", "content")
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I
 )
@@ -60,11 +64,38 @@ class _Bad(Exception):
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """What the last build saw of one file: its stat, content hash and what it held.
+
+    ``articles`` are (id, text sha256) in file order; for a .jsonl file ``lines`` maps the
+    blake2b digest of each line that loaded to (article id, text sha256, line number, whether
+    the id came from the record itself), so a changed file re-parses only its changed lines.
+    """
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    articles: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, int | None], ...] = ()
+    lines: dict[str, tuple[str, str, int, bool]] = field(default_factory=dict)
+    line_count: int = 0  # .jsonl: lines read (blank ones too), to number appended lines
+    appended: bool = False  # ``lines`` holds only the lines appended since the last stamp
+    racy: bool = False  # modified right before the load: its stat alone is not believed
+
+
+@dataclass(frozen=True)
 class LoadResult:
-    """Articles that loaded, and inputs that did not (with reasons)."""
+    """Articles that loaded, and inputs that did not (with reasons).
+
+    ``reused`` are (id, text sha256) of articles of files (or .jsonl lines) unchanged since the
+    stamps given to ``load_corpus``: not read, cleaned or hashed again; ``stamps`` are the new
+    stamps of every file, to give to the next load.
+    """
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
+    reused: tuple[tuple[str, str], ...] = ()
+    stamps: dict[str, FileStamp] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. "old.txt: decoded as windows-1252"
 
 
@@ -72,12 +103,21 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> LoadResult:
+def load_corpus(
+    path: str | Path,
+    *,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    stamps: dict[str, FileStamp] | None = None,
+) -> LoadResult:
     """Load every supported article under ``path`` (a folder, recursively, or one file).
 
     Args:
         path: Folder or file.
         max_file_mb: Size limit for one article file; .json/.jsonl collections may be 10x larger.
+        stamps: What the last load saw of each file (``LoadResult.stamps``): a file whose size
+            and modification time match is not read at all, one whose content hash matches is
+            not parsed, and a changed .jsonl file parses only its changed lines. Their
+            articles come back in ``reused``, for the caller to check against its index.
 
     Returns:
         The articles in a stable order (by path, then position) and the skipped inputs.
@@ -92,23 +132,208 @@ def load_corpus(path: str | Path, *, max_file_mb: float = DEFAULT_MAX_FILE_MB) -
     base = root.parent if root.is_file() else root
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    reused: list[tuple[str, str]] = []
+    new_stamps: dict[str, FileStamp] = {}
     notes: list[str] = []
     seen: dict[str, str] = {}
+    started = time.time_ns()
     for file in files:
         rel = _display_path(file.relative_to(base).as_posix())
-        for item in _load_file(file, rel, max_file_mb):
-            if isinstance(item, str):
+        reader = _Stamped(file, rel, (stamps or {}).get(rel), started)
+        for item in reader.items(max_file_mb):
+            if isinstance(item, str):  # a note: decoded from a legacy encoding
                 notes.append(f"{rel}: {item}")
-            elif isinstance(item, Skipped):
+                continue
+            if isinstance(item, Skipped):
                 skipped.append(item)
-            elif item.id in seen:
-                skipped.append(
-                    Skipped(rel, f"duplicate article id {item.id!r} (first in {seen[item.id]})")
-                )
+                continue
+            aid, sha = (item.id, item.sha256) if isinstance(item, Article) else item
+            if aid in seen:
+                skipped.append(Skipped(rel, f"duplicate article id {aid!r} (first in {seen[aid]})"))
+                continue
+            seen[aid] = rel
+            (articles.append(item) if isinstance(item, Article) else reused.append(item))
+        if reader.stamp is not None:
+            new_stamps[rel] = reader.stamp
+    return LoadResult(tuple(articles), tuple(skipped), tuple(reused), new_stamps, tuple(notes))
+
+
+_RACY_NS = 2_000_000_000  # a file modified this close to the load may change again unseen
+
+
+class _Stamped:
+    """One file's items, skipping the work its stamp says was done; makes its new stamp."""
+
+    def __init__(self, file: Path, rel: str, old: FileStamp | None, started: int) -> None:
+        self.file, self.rel, self.old, self.started = file, rel, old, started
+        self.stamp: FileStamp | None = None
+
+    def items(self, max_file_mb: float) -> Iterator[Article | Skipped | tuple[str, str]]:
+        old = self.old
+        try:
+            info = self.file.stat()
+        except OSError:
+            info = None
+        lines = old.lines if old is not None else {}
+        n: list[int] = []  # the number of lines a .jsonl file has
+        if info is None or not stat.S_ISREG(info.st_mode) or old is None:
+            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
+            yield from self._fresh(items, info, counted=n)
+            return
+        if not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns):
+            yield from self._again(old, info)  # not even opened
+            return
+        if self.file.suffix.lower() == ".jsonl":
+            head = _appended(self.file, old, info)
+            if head is not None:  # lines were only appended: parse just those
+                yield from self._tail(old, info, head, max_file_mb)
+                return
+            # only its new or changed lines are parsed
+            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
+            yield from self._fresh(items, info, counted=n)
+            return
+        try:
+            digest = hashlib.sha256(self.file.read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+        if digest == old.sha256:  # touched, not changed: not parsed or cleaned again
+            yield from self._again(old, info)
+            return
+        yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+
+    def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | tuple[str, str]]:
+        yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
+        yield from old.articles
+        same = not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns)
+        # the same stamp object: its store keeps the saved row (and its lines) as they are
+        self.stamp = (
+            old if same else self._stamped(info, old.sha256, old.articles, old.skipped, old.lines)
+        )
+
+    def _tail(self, old: FileStamp, info: os.stat_result, head: Any, max_file_mb: float):
+        """The articles of an appended .jsonl: the old ones as stamped, the tail parsed."""
+        yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
+        yield from old.articles
+        counted: list[int] = []
+        tail = _load_jsonl(
+            self.file,
+            self.rel,
+            max_file_mb,
+            {},
+            offset=old.size,
+            first_line=old.line_count + 1,
+            counted=counted,
+        )
+        yield from self._fresh(tail, info, digest=head, before=old, counted=counted)
+
+    def _fresh(
+        self,
+        items: Iterator,
+        info: os.stat_result | None,
+        *,
+        digest: Any = None,
+        before: FileStamp | None = None,
+        counted: list[int] | None = None,
+    ) -> Iterator:
+        """Pass the items on, then stamp the file (``before`` and ``digest``: the stamp and
+        running sha256 of the part read before, for an appended .jsonl)."""
+        counted = counted if counted is not None else []
+        found: list[tuple[str, str]] = []
+        bad: list[tuple[str, int | None]] = []
+        lines: dict[str, tuple[str, str, int, bool]] = {}
+        for item in items:
+            if isinstance(item, str):  # a note, not an article
+                yield item
+                continue
+            if isinstance(item, _Line):
+                lines[item.digest] = (*item.article, item.lineno, item.own_id)
+                item = item.article if item.reused else item.loaded
+            if isinstance(item, Skipped):
+                bad.append((item.reason, item.line))
             else:
-                seen[item.id] = rel
-                articles.append(item)
-    return LoadResult(tuple(articles), tuple(skipped), tuple(notes))
+                found.append((item.id, item.sha256) if isinstance(item, Article) else item)
+            yield item
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return
+        try:
+            if digest is not None:  # the running hash of the head: add the tail
+                with self.file.open("rb") as fh:
+                    fh.seek(before.size)
+                    while block := fh.read(1 << 20):
+                        digest.update(block)
+                sha = digest.hexdigest()
+            else:
+                sha = file_sha256_of(self.file)
+        except OSError:
+            return
+        if before is not None:
+            stamp = self._stamped(
+                info, sha, before.articles + tuple(found), before.skipped + tuple(bad), lines
+            )
+            self.stamp = dataclasses.replace(
+                stamp, appended=True, line_count=counted[-1] if counted else before.line_count
+            )
+        else:
+            stamp = self._stamped(info, sha, tuple(found), tuple(bad), lines)
+            self.stamp = dataclasses.replace(stamp, line_count=counted[-1] if counted else 0)
+
+    def _stamped(self, info, digest, articles, skipped, lines) -> FileStamp:
+        racy = info.st_mtime_ns >= self.started - _RACY_NS
+        return FileStamp(
+            size=info.st_size,
+            racy=racy,  # the next load reads it again (content hashes still save the parsing)
+            mtime_ns=info.st_mtime_ns,
+            sha256=digest,
+            articles=tuple(articles),
+            skipped=tuple(skipped),
+            lines=lines,
+        )
+
+
+def _appended(file: Path, old: FileStamp, info: os.stat_result) -> Any:
+    """When ``file`` is its stamped content plus whole lines after it: the running sha256 of
+    that head (to continue with the tail), else None."""
+    if not old.line_count or info.st_size <= old.size or old.size <= 0:
+        return None
+    h = hashlib.sha256()
+    try:
+        with file.open("rb") as fh:
+            left = old.size
+            while left:
+                block = fh.read(min(left, 1 << 20))
+                if not block:
+                    return None
+                h.update(block)
+                left -= len(block)
+                last = block[-1:]
+    except OSError:
+        return None
+    if h.hexdigest() != old.sha256 or last != b"\n":
+        return None
+    return h
+
+
+def file_sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A .jsonl line that loaded: its digest, and the article or its reused (id, sha256)."""
+
+    digest: str
+    lineno: int
+    own_id: bool
+    article: tuple[str, str]
+    loaded: Article | None = None
+
+    @property
+    def reused(self) -> bool:
+        return self.loaded is None
 
 
 def _display_path(rel: str) -> str:
@@ -139,7 +364,13 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped | str]:
+def _load_file(
+    file: Path,
+    rel: str,
+    max_file_mb: float,
+    lines: dict | None = None,
+    counted: list[int] | None = None,
+) -> Iterator[Article | Skipped | _Line | str]:
     """The file's articles and skipped parts, and a note (a str) when it was not UTF-8."""
     if file.is_symlink() and file.is_dir():
         yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
@@ -164,7 +395,7 @@ def _load_file(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | S
                 "split it or raise the limit (--max-file-mb)"
             )
         if suffix == ".jsonl":
-            yield from _load_jsonl(file, rel, max_file_mb)
+            yield from _load_jsonl(file, rel, max_file_mb, lines, counted=counted)
             return
         text, encoding = _decode(file.read_bytes(), html=suffix in HTML_SUFFIXES)
         if encoding:
@@ -370,14 +601,36 @@ def _load_json(text: str, rel: str, max_file_mb: float) -> Iterator[Article | Sk
             yield Skipped(rel, f"item {n}: {exc}")
 
 
-def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | Skipped]:
+def _load_jsonl(
+    file: Path,
+    rel: str,
+    max_file_mb: float,
+    known: dict[str, tuple[str, str, int, bool]] | None = None,
+    *,
+    offset: int = 0,
+    first_line: int = 1,
+    counted: list[int] | None = None,
+) -> Iterator[Article | Skipped | _Line | str]:
+    """Articles of a JSON Lines file; with ``known`` (line digests of the last load), lines seen
+    before come back as ``_Line`` entries without being parsed (their ids held or kept).
+
+    ``offset``/``first_line`` read only a tail (lines appended after byte ``offset``);
+    ``counted`` receives the number of the last line read.
+    """
     records = 0
     noted = False
+    lineno = first_line - 1
     with file.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        fh.seek(offset)
+        for lineno, raw in enumerate(fh, start=first_line):
             if not raw.strip():
                 continue
             records += 1
+            digest = hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=16).hexdigest()
+            seen = known.get(digest) if known is not None else None
+            if seen is not None and (seen[3] or seen[2] == lineno):
+                yield _Line(digest, lineno, seen[3], (seen[0], seen[1]))
+                continue
             try:
                 if len(raw) > max_file_mb * 1_000_000:
                     raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
@@ -386,12 +639,19 @@ def _load_jsonl(file: Path, rel: str, max_file_mb: float) -> Iterator[Article | 
                     noted = True
                     yield f"decoded as {encoding} (line {lineno} first)"
                 record = json.loads(text)
-                yield _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
+                article = _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
+                if known is None:
+                    yield article
+                else:
+                    own = isinstance(record, dict) and record.get("id") not in (None, "")
+                    yield _Line(digest, lineno, own, (article.id, article.sha256), article)
             except json.JSONDecodeError as exc:
                 yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
             except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
                 yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
             except _Bad as exc:
                 yield Skipped(rel, str(exc), lineno)
-    if not records:
+    if counted is not None:
+        counted.append(lineno)
+    if not records and not offset:
         yield Skipped(rel, "no articles: the JSON Lines file is empty or blank")

@@ -25,13 +25,14 @@ from qa.index.base import (
     ChunkRef,
     ChunkRefs,
     Filters,
+    IndexChanges,
     IndexState,
     StoredArticle,
     StoredChunk,
     select_articles,
 )
 from qa.index.factory import Engine
-from qa.records import Article, ArticlePage, ArticleSummary, Chunk
+from qa.records import Article, ArticlePage, ArticleSummary
 from qa.text.sentences import lead_sentence, sentence_spans
 from qa.text.tokens import tokenize
 
@@ -68,32 +69,46 @@ class MemoryWriter:
     def cache_path(self) -> Path:
         return _CACHE / self._name / "embeddings.sqlite"
 
-    def publish(
-        self,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        lexical_texts: Sequence[str],
-        manifest: Manifest,
-        *,
-        reuse_previous: bool,
-    ) -> str:
+    def publish(self, changes: IndexChanges, manifest: Manifest) -> str:
         previous = _INDEXES.get(self._name)
         name = f"v{(previous['number'] + 1) if previous else 1}"
-        by_article: dict[str, list[Chunk]] = {a.id: [] for a in articles}
-        for c in chunks:
+        keep = previous if previous and not changes.replace else None
+        gone = set(changes.removed) | {a.id for a in changes.articles}
+        articles = {i: a for i, a in (keep["articles"] if keep else {}).items() if i not in gone}
+        by_article = {
+            i: c for i, c in (keep["by_article"] if keep else {}).items() if i in articles
+        }
+        kept = {c.id for cs in by_article.values() for c in cs}
+        version = {
+            k: {i: v for i, v in keep[k].items() if i in kept} if keep else {}
+            for k in ("chunks", "vectors", "tokens")
+        }
+        articles.update({a.id: a for a in changes.articles})
+        by_article.update({a.id: [] for a in changes.articles})
+        for c in changes.chunks:
             by_article[c.article_id].append(c)
+        version["chunks"].update({c.id: c for c in changes.chunks})
+        version["vectors"].update(
+            {c.id: np.asarray(v, dtype=np.float32) for c, v in zip(changes.chunks, changes.vectors)}
+        )
+        version["tokens"].update(
+            {
+                c.id: Counter(t)
+                for c, t in zip(changes.chunks, tokenize(list(changes.lexical_texts)))
+            }
+        )
         _INDEXES[self._name] = {  # one assignment: readers see the old or the new version
             "name": name,
             "number": int(name[1:]),
             "manifest": Manifest(**{**manifest.to_dict(), "engine": "memory", "generation": name}),
-            "articles": {a.id: a for a in articles},
-            "chunks": {c.id: c for c in chunks},
+            "articles": articles,
             "by_article": by_article,
-            "vectors": {c.id: np.asarray(v, dtype=np.float32) for c, v in zip(chunks, vectors)},
-            "tokens": {c.id: Counter(t) for c, t in zip(chunks, tokenize(list(lexical_texts)))},
+            **version,
         }
         return name
+
+    def optimize(self) -> str | None:
+        return None  # one dict per version: nothing to fold
 
 
 class MemoryIndex:

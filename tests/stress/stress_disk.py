@@ -95,7 +95,7 @@ def old_index_intact(index: Path, name: str, embedder: Any) -> str:
 
     try:
         gen = store.open_generation(index)
-        live, sizes = gen.name, (gen.vectors.size, gen.lexical.size, gen.chunk_count)
+        live, sizes = gen.name, (gen.vector_count(), gen.lexical.size, gen.size)
         gen.close()
         if live != name:
             return f"the live generation changed to {live}"

@@ -66,10 +66,12 @@ class _Stderr:
         self._thread.join(timeout=5)
 
 
-def qa_index(corpus: Path, index: Path) -> subprocess.Popen[str]:
-    """`qa index CORPUS --index DIR` as the spec runs it (a fresh process: loads the model)."""
+def qa_index(corpus: Path, index: Path, *, optimize: bool = False) -> subprocess.Popen[str]:
+    """`qa index CORPUS --index DIR` as the spec runs it (a fresh process: loads the model);
+    with ``optimize`` the update is followed by a merge of all segments."""
+    extra = ["--optimize"] if optimize else []
     return subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(index)],
+        [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(index), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -145,9 +147,10 @@ def check_generation(
             return f"{gen.name}: {len(ids)} articles, neither the old nor the new set", ids
         if counts != {"articles": len(ids), "chunks": gen.chunk_count}:
             return f"{gen.name}: manifest counts {counts} do not match the stored rows", ids
-        if not gen.vectors.size == gen.lexical.size == gen.chunk_count:
-            return f"{gen.name}: {gen.vectors.size} vectors, {gen.lexical.size} BM25 rows", ids
-        for c in gen.chunks_at(list(range(min(gen.chunk_count, 400)))):
+        if not gen.vector_count() == gen.lexical.size == gen.size:
+            return f"{gen.name}: {gen.vector_count()} vectors, {gen.lexical.size} BM25 rows", ids
+        live = [r for r, ok in enumerate(_live_rows(gen)) if ok]
+        for c in gen.chunks_at(live[:400]):
             if gen.article(c.article_id).text[c.start : c.end] != c.text:
                 return f"{gen.name}: a chunk of {c.article_id} is not an exact span", ids
         answer = qa.Assistant(index, embedder).ask(QUESTION)  # a fresh reopening answers
@@ -160,6 +163,14 @@ def check_generation(
     except Exception as exc:
         return f"reopening failed: {type(exc).__name__}: {exc}", ids
     return "", ids
+
+
+def _live_rows(gen: Any) -> list[bool]:
+    """Per global row of a generation: whether its article is live (not deleted)."""
+    out: list[bool] = []
+    for segment, mask in zip(gen.segments, gen.masks()):
+        out.extend([True] * segment.chunk_count if mask is None else mask.tolist())
+    return out
 
 
 def _chain(work: Path, trials: int, seed: int, embedder: Any, result: KillResult) -> None:
@@ -186,7 +197,8 @@ def _trials(work: Path, trials: int, seed: int, embedder: Any, result: KillResul
         _mutate(corpus, rng, f"{seed}-{done}-{rng.randrange(10**6)}")
         new = {a.id for a in qa.load_corpus(corpus).articles}
         moment = rng.choice(MOMENTS)
-        proc = qa_index(corpus, index)
+        merging = rng.random() < 0.4  # an update then a merge: kills land in either
+        proc = qa_index(corpus, index, optimize=merging)
         err = _Stderr(proc)
         started, ready = time.monotonic(), _trigger(moment, index, err, rng, span)
         while proc.poll() is None and not ready() and time.monotonic() - started < 120:
@@ -204,7 +216,7 @@ def _trials(work: Path, trials: int, seed: int, embedder: Any, result: KillResul
             continue
         done += 1
         result.trials += 1
-        result.moments[moment] += 1
+        result.moments[f"{moment} (merge)" if merging else moment] += 1
         problem, live = check_generation(index, [old, new], assistant, embedder)
         result.outcomes["new" if live == new else "old" if live == old else "?"] += 1
         if problem:

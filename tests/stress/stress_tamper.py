@@ -83,7 +83,7 @@ def manifest_model_as_text(index: Path) -> None:
 
 
 def flipped_byte(index: Path) -> None:
-    path = live(index) / "bm25" / "data.csc.index.npy"
+    path = live(index) / "bm25" / "counts.npz"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0x01
     path.write_bytes(bytes(data))

@@ -1,64 +1,53 @@
-"""The local index folder and reading a generation: its layout, manifest, and files.
+"""The local index folder and reading a generation: its layout, manifest, segments, deletions.
 
 Layout of ``index/``::
 
     CURRENT                 name of the live generation (replaced atomically)
-    gen-<time>-<id>/        manifest.json, meta.sqlite, vectors.faiss, bm25/, sentences/
+    gen-<time>-<id>/        manifest.json, segments.json, and the segment this generation wrote
+                            (meta.sqlite, vectors.faiss, bm25/, sentences/), if it wrote one
     cache/embeddings.sqlite vectors by model and text hash (see qa.embed.cache)
+    cache/files.sqlite      size, mtime and articles of each corpus file (see qa.index.stamps)
     .lock                   held by the one running build
 
-Writing one (a hidden folder, renamed into place, then the atomic switch of CURRENT, so a
-killed build leaves the previous generation live) is qa.index.local.publish.
+A generation is a list of immutable segments, each in the folder of the generation that wrote
+it, plus the ids of the articles deleted from each (``segments.json``). An update writes a
+generation with one new small segment and the old ones listed again; a merge writes one with a
+single segment holding every live chunk. Writing one (a hidden folder, renamed into place, then
+the atomic switch of CURRENT, so a killed build leaves the previous generation live) is
+qa.index.local.publish.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qa.config import SCHEMA_VERSION, Manifest, ManifestError
 from qa.embed.model import file_sha256
-from qa.errors import (
-    IndexCorruptError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    SettingsError,
-)
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, SettingsError
 from qa.index.base import StoredChunk
 from qa.index.local.bm25 import LexicalIndex
+from qa.index.local.segment import (
+    ARTICLE_FIELDS,
+    SCHEMA_SQL,
+    SENTENCES,
+    Segment,
+    live_rows,
+    open_segment,
+)
 from qa.index.local.sentence_terms import SentenceIndex
-from qa.index.local.vectors import VectorIndex
 from qa.records import Article
+
+__all__ = ["ARTICLE_FIELDS", "SCHEMA_SQL", "SENTENCES", "Generation", "open_generation"]
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-SENTENCES = "sentences"
+SEGMENTS = "segments.json"
 BUILDING_PREFIX = ".building-"
-ARTICLE_FIELDS = (
-    "id",
-    "title",
-    "source",
-    "published",
-    "url",
-    "author",
-    "path",
-    "date_text",
-    "sha256",
-)
-SCHEMA_SQL = """
-CREATE TABLE articles (
-    id TEXT PRIMARY KEY, title TEXT, source TEXT, published TEXT, url TEXT, author TEXT,
-    path TEXT, date_text TEXT, sha256 TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE TABLE chunks (
-    row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
-    start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, text_hash TEXT NOT NULL
-);
-CREATE INDEX chunks_article ON chunks(article_id);
-"""
+LAYOUT = "segments-1"  # manifest.engine_layout: what this code reads
 
 
 def cache_path(index_dir: str | Path) -> Path:
@@ -121,185 +110,167 @@ def read_manifest(generation: Path) -> Manifest:
     return manifest
 
 
-def _connect(uri: str) -> sqlite3.Connection:
-    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    db.execute("SELECT 1 FROM articles, chunks LIMIT 1").fetchall()  # both tables are there
-    return db
+def read_segments(generation: Path, manifest: Manifest) -> list[dict[str, Any]]:
+    """The generation's segment list: ``[{"name", "files", "deleted": [article ids]}]``.
+
+    Raises:
+        IndexMismatchError: a generation written before segments (one piece): rebuild.
+        IndexCorruptError: the list is damaged.
+    """
+    path = generation / SEGMENTS
+    if manifest.vectors.get("layout") != LAYOUT:
+        raise IndexMismatchError(
+            f"index {generation.parent} was written by an older qa (one-piece layout); "
+            f"rebuild it with `qa index CORPUS --index {generation.parent}`"
+        )
+    record = manifest.files.get(SEGMENTS, {})
+    try:
+        data = path.read_bytes()
+        if record and (len(data) != record.get("bytes")):
+            raise ValueError("its size differs from the manifest's record")
+        segments = json.loads(data)
+        assert isinstance(segments, list)
+        for s in segments:
+            assert isinstance(s["name"], str) and s["name"].startswith("gen-")
+            assert isinstance(s["files"], dict) and isinstance(s["deleted"], list)
+    except (OSError, ValueError, AssertionError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"the segment list {path} is damaged ({exc or 'bad entry'}); rebuild with `qa index`"
+        ) from None
+    return segments
 
 
 class Generation:
-    """A read-only view of one generation: manifest, articles, chunks, vectors, BM25, sentences."""
+    """One generation: its manifest and its segments, with deletions, in one global row space.
+
+    Global row ``first[i] + r`` is row ``r`` of segment ``i``; rows of deleted articles stay
+    in the row space (masked by ``live``), so segments are used as written.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.manifest = read_manifest(path)
-        self._lock = threading.Lock()
-        damaged = self.damaged(hashes=False)
-        if damaged:
-            raise IndexCorruptError(f"the index file {path / damaged} is damaged; {self._fix}")
-        uri = f"file:{path / 'meta.sqlite'}?mode=ro&immutable=1"
-        self._db = self._part("meta.sqlite", lambda: _connect(uri))
-        self.vectors = self._part(
-            "vectors.faiss",
-            lambda: VectorIndex.load(
-                path / "vectors.faiss", dimension=self.manifest.model.get("dimension")
-            ),
-        )
-        self.lexical = self._part("bm25", lambda: LexicalIndex.load(path / "bm25"))
-        self._sentences: SentenceIndex | None = None  # loaded on first use: builds need not
-        self._sentences_lock = threading.Lock()
-        self.chunk_count = int(self._one("SELECT COUNT(*) FROM chunks")[0])
-        if self.vectors.size != self.chunk_count or self.lexical.size != self.chunk_count:
-            raise IndexCorruptError(
-                f"index generation {path} is inconsistent ({self.chunk_count} chunks, "
-                f"{self.vectors.size} vectors, {self.lexical.size} BM25 rows); {self._fix}"
-            )
-
-    def damaged(self, *, hashes: bool) -> str | None:
-        """The first file whose size (and with ``hashes``, sha256) differs from what the build
-        recorded, or None (also for generations that recorded nothing)."""
-        for name, record in self.manifest.files.items():
-            path = self.path / name
-            try:
-                size = path.stat().st_size
-            except OSError:
-                return name
-            changed = hashes and file_sha256(path) != record.get("sha256")
-            if size != record.get("bytes") or changed:
-                return name
-        return None
-
-    @property
-    def _fix(self) -> str:
-        return f"`qa index CORPUS --index {self.path.parent}` rebuilds it"
-
-    def _part(self, name: str, load: Callable[[], Any]) -> Any:
-        """``load()``, or IndexCorruptError naming the damaged file and the fix."""
-        try:
-            return load()
-        except Exception as exc:
-            raise IndexCorruptError(
-                f"the index file {self.path / name} is damaged ({exc}); {self._fix}"
-            ) from exc
+        self.entries = read_segments(path, self.manifest)
+        dim = self.manifest.model.get("dimension")
+        self.segments: list[Segment] = [
+            open_segment(path.parent / e["name"], e["files"], dim) for e in self.entries
+        ]
+        self.deleted: list[set[str]] = [set(e["deleted"]) for e in self.entries]
+        sizes = [s.chunk_count for s in self.segments]
+        self.first = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        self.size = int(self.first[-1])
+        self._lexical: LexicalIndex | None = None
+        self._layouts: list[tuple[list[str], list[str]]] | None = None
+        self._masks: list[np.ndarray | None] | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    def layouts(self) -> list[tuple[list[str], list[str]]]:
+        """Per segment: (chunk ids, article ids) of its rows."""
+        if self._layouts is None:
+            self._layouts = [s.chunk_layout() for s in self.segments]
+        return self._layouts
+
+    def masks(self) -> list[np.ndarray | None]:
+        """Per segment: which rows are live (None: all of them)."""
+        if self._masks is None:
+            self._masks = [
+                live_rows(s, d, lay[1])
+                for s, d, lay in zip(self.segments, self.deleted, self.layouts())
+            ]
+        return self._masks
+
     @property
-    def has_saved_sentences(self) -> bool:
-        """Whether the build saved the sentence index (older builds did not)."""
-        return (self.path / SENTENCES).exists()
-
-    def saved_sentences(self) -> SentenceIndex | None:
-        """The sentence index the build saved, or None when there is none or it is unreadable."""
-        if not self.has_saved_sentences:
-            return None
-        try:
-            return self.sentences()
-        except IndexCorruptError:
-            return None
-
-    def sentences(self) -> SentenceIndex:
-        """The per-sentence term counts of every chunk row, loaded once.
-
-        A generation written before they were saved gets them computed here from its chunks
-        (in memory only: a generation folder is never modified); `qa index` saves them in a new
-        generation.
-
-        Raises:
-            IndexCorruptError: the saved files cannot be read or do not match the chunks.
-        """
-        with self._sentences_lock:
-            if self._sentences is None:
-                self._sentences = self._load_sentences()
-            return self._sentences
-
-    def _load_sentences(self) -> SentenceIndex:
-        if not self.has_saved_sentences:
-            return SentenceIndex.build(self._chunk_texts())
-        try:
-            sentences = SentenceIndex.load(self.path / SENTENCES)
-        except Exception as exc:
-            raise IndexCorruptError(
-                f"cannot read the sentence index of {self.path}: {exc}; rebuild with `qa index`"
-            ) from exc
-        if sentences.size != self.chunk_count:
-            raise IndexCorruptError(
-                f"index generation {self.path} is inconsistent ({self.chunk_count} chunks, "
-                f"{sentences.size} in the sentence index); rebuild with `qa index`"
-            )
-        return sentences
-
-    def _chunk_texts(self, step: int = 5000) -> Iterator[str]:
-        for begin in range(0, self.chunk_count, step):
-            found = self._chunks("c.row >= ? AND c.row < ? ORDER BY c.row", (begin, begin + step))
-            yield from (c.text for _, c in found)
-
-    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...]:
-        with self._lock:
-            return self._part("meta.sqlite", lambda: self._db.execute(sql, args).fetchone())
-
-    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._part("meta.sqlite", lambda: self._db.execute(sql, args).fetchall())
-
-    def article(self, article_id: str) -> Article | None:
-        row = self._one(
-            f"SELECT {', '.join(ARTICLE_FIELDS)}, text FROM articles WHERE id=?", (article_id,)
+    def chunk_count(self) -> int:
+        """Live chunks."""
+        return sum(
+            s.chunk_count if m is None else int(m.sum())
+            for s, m in zip(self.segments, self.masks())
         )
-        if row is None:
-            return None
-        return Article(**dict(zip(ARTICLE_FIELDS, row[:-1])), text=row[-1])
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            parts = [
+                (s.terms, int(f), m) for s, f, m in zip(self.segments, self.first, self.masks())
+            ]
+            self._lexical = LexicalIndex(parts)
+        return self._lexical
+
+    def damaged(self, *, hashes: bool) -> str | None:
+        """The first file (relative to the index folder) whose size, and with ``hashes`` its
+        sha256, differs from what was recorded, or None."""
+        for name, record in self.manifest.files.items():
+            path = self.path / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                return f"{self.name}/{name}"
+            if size != record.get("bytes") or (hashes and file_sha256(path) != record["sha256"]):
+                return f"{self.name}/{name}"
+        for segment in self.segments:
+            found = segment.damaged(hashes=hashes)
+            if found:
+                return f"{segment.name}/{found}"
+        return None
 
     def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query of meta.sqlite (tables ``articles`` and ``chunks``)."""
         return self._all(sql, args)
 
     def article_rows(self) -> list[dict[str, Any]]:
-        """Metadata of every article (no text), ordered by id."""
-        rows = self._all(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY id")
-        return [dict(zip(ARTICLE_FIELDS, r)) for r in rows]
+        """Metadata of every live article (no text), ordered by id."""
+        rows = [
+            r
+            for seg, deleted in zip(self.segments, self.deleted)
+            for r in seg.article_rows()
+            if r["id"] not in deleted
+        ]
+        return sorted(rows, key=lambda r: r["id"])
 
-    def chunk_layout(self) -> tuple[list[str], list[str]]:
-        """(chunk id, article id) of every chunk row, indexed by row."""
-        rows = self._all("SELECT id, article_id FROM chunks ORDER BY row")
-        return [r[0] for r in rows], [r[1] for r in rows]
+    def article(self, article_id: str) -> Article | None:
+        """The live version of an article, or None."""
+        for seg, deleted in zip(reversed(self.segments), reversed(self.deleted)):
+            if article_id not in deleted:
+                found = seg.article(article_id)
+                if found is not None:
+                    return found
+        return None
 
-    def chunk_rows(self) -> dict[str, int]:
-        """The row of every chunk id."""
-        return dict(self._all("SELECT id, row FROM chunks"))
+    def vector_count(self) -> int:
+        """Vectors stored over all segments (live or not): equals ``size`` when consistent."""
+        return sum(s.vectors.size for s in self.segments)
+
+    def sentences(self) -> SentenceIndex:
+        """The sentence index of a one-segment generation (what tests of a fresh build read)."""
+        if len(self.segments) != 1:
+            raise ValueError("sentences() is per segment in a generation of several")
+        return self.segments[0].sentences
+
+    def locate(self, rows: np.ndarray) -> np.ndarray:
+        """The segment of each global row."""
+        return np.searchsorted(self.first, rows, side="right") - 1
 
     def chunks_at(self, rows: list[int]) -> list[StoredChunk]:
-        """Chunks at the given rows, in the same order (unknown rows are left out)."""
-        if not rows:
-            return []
-        marks = ",".join("?" * len(rows))
-        found = dict(self._chunks(f"c.row IN ({marks})", tuple(rows)))
+        """Chunks at the given global rows, in the same order (unknown rows left out)."""
+        rows_a = np.asarray(rows, dtype=np.int64)
+        found: dict[int, StoredChunk] = {}
+        if len(rows_a):
+            seg = self.locate(rows_a)
+            for i in np.unique(seg).tolist():
+                if i < 0 or i >= len(self.segments):
+                    continue
+                mine = rows_a[seg == i]
+                local = (mine - self.first[i]).tolist()
+                for g, c in zip(mine.tolist(), self.segments[i].chunks_at(local)):
+                    found[g] = c
         return [found[r] for r in rows if r in found]
 
-    def _chunks(self, where: str, args: tuple[Any, ...]) -> list[tuple[int, StoredChunk]]:
-        sql = (
-            "SELECT c.row, c.id, c.article_id, c.start_char, c.end_char, "
-            "substr(a.text, c.start_char + 1, c.end_char - c.start_char), "
-            "a.title, a.source, a.published, a.url, a.path "
-            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
-        )
-        return [(r[0], StoredChunk(*r[1:])) for r in self._all(sql, args)]
-
-    def chunk_hashes(self) -> dict[str, list[tuple[int, int, str, str]]]:
-        """Per article: (start, end, chunk id, text hash) of its chunks, in order."""
-        out: dict[str, list[tuple[int, int, str, str]]] = {}
-        rows = self._all(
-            "SELECT article_id, start_char, end_char, id, text_hash FROM chunks ORDER BY row"
-        )
-        for article_id, start, end, cid, text_hash in rows:
-            out.setdefault(article_id, []).append((start, end, cid, text_hash))
-        return out
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Segments are shared between readers of one process; they close when unused."""
+        self._lexical = None
 
 
 def open_generation(index_dir: str | Path) -> Generation:
@@ -308,6 +279,7 @@ def open_generation(index_dir: str | Path) -> Generation:
     Raises:
         IndexNotFoundError: nothing was ever built there.
         IndexCorruptError: the folder exists but cannot be read.
+        IndexMismatchError: it was written by an older qa.
     """
     path = current_generation(index_dir)
     if path is None:

@@ -1,7 +1,10 @@
 """Writing a local generation: files in a hidden folder, fsynced, then the atomic switch.
 
-A build writes a new generation in ``.building-<name>``, renames it into place and only then
-replaces CURRENT, so killing it at any instant leaves the previous generation complete and live.
+A build writes a new generation in ``.building-<name>`` (its new segment, if any, and the
+segment list), renames it into place and only then replaces CURRENT, so killing it at any
+instant leaves the previous generation complete and live. Segments of older generations are
+listed, never touched; a generation folder is removed only when neither the live generation
+nor the one before it lists its segment.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import secrets
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,21 +25,21 @@ import numpy as np
 
 from qa.config import SCHEMA_VERSION, Manifest
 from qa.embed.model import file_sha256
-from qa.errors import IndexBusyError, IndexCorruptError
-from qa.index.local.bm25 import LexicalIndex
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMismatchError
+from qa.index.local.bm25 import TermCounts
 from qa.index.local.generation import (
-    ARTICLE_FIELDS,
     BUILDING_PREFIX,
     CURRENT,
+    LAYOUT,
     MANIFEST,
-    SCHEMA_SQL,
-    SENTENCES,
-    Generation,
+    SEGMENTS,
     current_generation,
     index_folder,
+    read_manifest,
+    read_segments,
 )
+from qa.index.local.segment import file_records, write_segment
 from qa.index.local.sentence_terms import SentenceIndex
-from qa.index.local.vectors import VectorIndex
 from qa.records import Article, Chunk
 
 
@@ -58,28 +61,33 @@ def build_lock(index_dir: str | Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@dataclasses.dataclass(frozen=True)
+class NewSegment:
+    """What a generation adds: articles and their chunks (row ``i`` of the arrays is chunk i)."""
+
+    articles: list[Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    lexical_texts: list[str] | None = None
+    terms: TermCounts | None = None  # ready term counts instead of lexical_texts (a merge)
+    sentences: SentenceIndex | None = None
+    approximate_from: int | None = None  # None: qa.index.local.vectors.APPROXIMATE_FROM
+
+
 def write_generation(
     index_dir: str | Path,
-    articles: list[Article],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: list[str],
+    kept: list[dict[str, Any]],
+    new: NewSegment | None,
     manifest: Manifest,
-    *,
-    previous: Generation | None = None,
 ) -> str:
-    """Write a complete generation and make it live atomically; returns its name.
-
-    Call under ``build_lock``. Row ``i`` of ``vectors``/``lexical_texts`` belongs to ``chunks[i]``.
-    ``previous`` (the open live generation, if any) lends the work it already did on unchanged
-    chunks.
-    """
+    """Write a generation listing ``kept`` segments (with their deletions) and ``new``, and make
+    it live atomically; returns its name. Call under ``build_lock``."""
     folder = Path(index_dir)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = folder / f"{BUILDING_PREFIX}{name}"
     tmp.mkdir(parents=True)
     try:
-        _write_files(tmp, articles, chunks, vectors, lexical_texts, manifest, name, previous)
+        _write_files(tmp, kept, new, manifest, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a full disk should not stay full
         raise
@@ -95,83 +103,61 @@ def write_generation(
         os.fsync(fh.fileno())
     os.replace(pointer, folder / CURRENT)  # the atomic switch
     _fsync_dir(folder)
-    _collect_garbage(folder, keep={name, live.name if live else name})
+    _collect_garbage(folder, [folder / name] + ([live] if live else []))
     return name
 
 
 def _write_files(
     tmp: Path,
-    articles: list[Article],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: list[str],
+    kept: list[dict[str, Any]],
+    new: NewSegment | None,
     manifest: Manifest,
     name: str,
-    previous: Generation | None,
 ) -> None:
-    _write_sqlite(tmp / "meta.sqlite", articles, chunks)
-    vector_index = VectorIndex.build(vectors, manifest.model["dimension"])
-    vector_index.save(tmp / "vectors.faiss")
-    LexicalIndex.build(lexical_texts).save(tmp / "bm25")
-    sentences = _sentence_index(chunks, previous)
-    sentences.save(tmp / SENTENCES)
+    segments = [dict(e, deleted=sorted(e["deleted"])) for e in kept]
+    settings: dict[str, Any] = {}
+    if new is not None:
+        settings = write_segment(
+            tmp,
+            new.articles,
+            new.chunks,
+            new.vectors,
+            manifest.model["dimension"],
+            lexical_texts=new.lexical_texts,
+            terms=new.terms,
+            sentences=new.sentences,
+            approximate_from=new.approximate_from,
+        )
+        segments.append({"name": name, "files": file_records(tmp), "deleted": []})
+    (tmp / SEGMENTS).write_text(json.dumps(segments), encoding="utf-8")
+    vectors = {**manifest.vectors, **settings.get("vectors", {}), "layout": LAYOUT}
+    vectors["segments"] = len(segments)
     manifest = dataclasses.replace(
         manifest,
         engine="local",
-        vectors={**manifest.vectors, **vector_index.settings},
-        sentences=sentences.settings,
+        vectors=vectors,
+        sentences=settings.get("sentences", manifest.sentences),
         schema_version=SCHEMA_VERSION,
         generation=name,
-        files=_file_records(tmp),
+        files={
+            SEGMENTS: {
+                "bytes": (tmp / SEGMENTS).stat().st_size,
+                "sha256": file_sha256(tmp / SEGMENTS),
+            }
+        },
     )
     (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     _fsync_tree(tmp)
 
 
-def _file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size and sha256 of every file under ``folder``, by relative path."""
-    return {
-        str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-def _sentence_index(chunks: list[Chunk], previous: Generation | None) -> SentenceIndex:
-    """The sentence index of ``chunks``, copying the rows of chunks the previous one holds.
-
-    A chunk id hashes the article id and the chunk text, so the same id means the same text and
-    the same sentences.
-    """
-    texts = (c.text for c in chunks)
-    old = previous.saved_sentences() if previous else None
-    if old is None:  # none saved, or unreadable: tokenize everything, as a first build
-        return SentenceIndex.build(texts)
-    rows = previous.chunk_rows()
-    reused = [rows.get(c.id) for c in chunks]
-    return SentenceIndex.build(texts, previous=old, previous_rows=reused)
-
-
-def _write_sqlite(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(SCHEMA_SQL)
-        db.executemany(
-            f"INSERT INTO articles ({', '.join(ARTICLE_FIELDS)}, text) VALUES "
-            f"({', '.join('?' * (len(ARTICLE_FIELDS) + 1))})",
-            [tuple(getattr(a, f) for f in ARTICLE_FIELDS) + (a.text,) for a in articles],
-        )
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, c.id, c.article_id, c.start, c.end, c.text_hash) for i, c in enumerate(chunks)],
-        )
-        db.commit()
-    finally:
-        db.close()
-
-
-def _collect_garbage(folder: Path, keep: set[str]) -> None:
-    """Remove unfinished builds and generations older than the previous one."""
+def _collect_garbage(folder: Path, keep_generations: list[Path]) -> None:
+    """Remove unfinished builds and generation folders no kept generation lists."""
+    keep = {p.name for p in keep_generations}
+    for gen in keep_generations:
+        try:
+            keep |= {e["name"] for e in read_segments(gen, read_manifest(gen))}
+        except (IndexCorruptError, IndexMismatchError):
+            continue
     for path in folder.iterdir():
         stale_build = path.name.startswith(BUILDING_PREFIX)
         old_gen = path.name.startswith("gen-") and path.name not in keep

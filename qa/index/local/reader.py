@@ -54,34 +54,65 @@ class _Memo:
 
 
 class LocalIndex:
-    """Reads one generation of a local index folder; thread-safe."""
+    """Reads one generation of a local index folder (its segments as one row space); thread-safe.
+
+    Global row ``first[i] + r`` is row ``r`` of segment ``i``; rows of deleted articles stay in
+    the row space and are never returned. Segments are shared with other readers of the process,
+    so opening the next generation after an update loads only its new segment.
+    """
 
     def __init__(self, folder: str | Path, generation: Generation | None = None) -> None:
         self.folder = Path(folder)
         self._gen = generation or open_generation(self.folder)
         self.manifest: Manifest = self._gen.manifest
-        self._ids, chunk_articles = self._gen.chunk_layout()
-        self._row = {cid: row for row, cid in enumerate(self._ids)}
-        self._id_array = np.array(self._ids, dtype=object)  # the id of rows, by indexing
-        articles = self._gen.article_rows()  # ordered by id
-        position = {a["id"]: i for i, a in enumerate(articles)}
-        if not set(chunk_articles) <= set(position):
-            raise IndexCorruptError(
-                f"{self._gen.path / 'meta.sqlite'} has chunk rows of no stored article; "
-                f"`qa index CORPUS --index {self.folder}` rebuilds it"
-            )
-        self._article_ids = [a["id"] for a in articles]
-        self._article_id_array = np.array(self._article_ids, dtype=str)
-        self._row_article = np.array([position[a] for a in chunk_articles], dtype=np.int64)
+        ids, row_article, articles = [], [], []
+        self._home: dict[str, tuple[int, int]] = {}  # article id -> (segment, position)
+        masks = self._gen.masks()
+        for i, (segment, (chunk_ids, owners)) in enumerate(
+            zip(self._gen.segments, self._gen.layouts())
+        ):
+            rows = segment.article_rows()
+            position = {a["id"]: len(articles) + n for n, a in enumerate(rows)}
+            if not set(owners) <= set(position):
+                raise IndexCorruptError(
+                    f"{segment.path / 'meta.sqlite'} has chunk rows of no stored article; "
+                    f"`qa index CORPUS --index {self.folder}` rebuilds it"
+                )
+            deleted = self._gen.deleted[i]
+            for n, a in enumerate(rows):
+                if a["id"] not in deleted:
+                    self._home[a["id"]] = (i, len(articles) + n)
+            articles.extend(rows)
+            ids.extend(chunk_ids)
+            row_article.extend(position[a] for a in owners)
+        self._live = np.concatenate(
+            [
+                np.ones(s.chunk_count, bool) if m is None else m
+                for s, m in zip(self._gen.segments, masks)
+            ]
+            or [np.zeros(0, bool)]
+        )
+        self._ids = ids
+        self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
+        self._id_array = np.array(ids, dtype=object)
+        self._article_id_array = np.array([a["id"] for a in articles], dtype=str)
+        self._row_article = np.array(row_article, dtype=np.int64)
         self._article_source = np.array([a["source"] or "" for a in articles])
         self._article_date = np.array([(a["published"] or "")[:10] for a in articles])
-        self._sentences = self._gen.sentences()  # computed here for generations that lack it
+        for segment in self._gen.segments:  # load now: a question must not wait for them
+            segment.sentences, segment.vectors  # noqa: B018
+        self._lexical = self._gen.lexical
+        live_articles = [articles[p] for _, p in self._home.values()]
         self._catalog = Catalog(
-            articles=len(articles),
-            chunks=self._gen.chunk_count,
-            sources=tuple(sorted({s for s in self._article_source.tolist() if s})),
-            published_min=min((a["published"] for a in articles if a["published"]), default=None),
-            published_max=max((a["published"] for a in articles if a["published"]), default=None),
+            articles=len(live_articles),
+            chunks=int(self._live.sum()),
+            sources=tuple(sorted({a["source"] for a in live_articles if a["source"]})),
+            published_min=min(
+                (a["published"] for a in live_articles if a["published"]), default=None
+            ),
+            published_max=max(
+                (a["published"] for a in live_articles if a["published"]), default=None
+            ),
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
@@ -94,25 +125,44 @@ class LocalIndex:
         return self._gen.name
 
     @property
+    def segment_count(self) -> int:
+        return len(self._gen.segments)
+
+    @property
     def sentence_terms_bytes(self) -> int:
         """Memory held by the sentence term counts (for the benchmark)."""
-        return self._sentences.nbytes
+        return sum(s.sentences.nbytes for s in self._gen.segments)
 
     # -- searching -------------------------------------------------------------------------------
 
     def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
-        if not self._gen.chunk_count:
+        """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` when
+        the segments are exact (FAISS Flat); HNSW segments are approximate as one HNSW is."""
+        scores, rows = [], []
+        for i, segment in enumerate(self._gen.segments):
+            if not segment.chunk_count:
+                continue
+            first = int(self._gen.first[i])
+            dead = segment.chunk_count - int(self._live[first : first + segment.chunk_count].sum())
+            found_scores, found = segment.vectors.search(vector, k + dead)
+            keep = found[0] >= 0
+            glob = found[0][keep] + first
+            alive = self._live[glob]
+            scores.append(found_scores[0][keep][alive])
+            rows.append(glob[alive])
+        if not rows:
             return {}
-        scores, rows = self._gen.vectors.search(vector, k)
-        keep = rows[0] >= 0
-        keep[keep] = self._allowed(filters)[rows[0][keep]]
-        return dict(zip(self._id_array[rows[0][keep]].tolist(), scores[0][keep].tolist()))
+        all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
+        top = np.lexsort((all_rows, -all_scores))[:k]
+        all_scores, all_rows = all_scores[top], all_rows[top]
+        keep = self._allowed(filters)[all_rows]
+        return dict(zip(self._id_array[all_rows[keep]].tolist(), all_scores[keep].tolist()))
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
-        if not self._gen.chunk_count:
+        if not self._catalog.chunks:
             return {}
         scores = self._scores(terms)
-        rows = _top(np.where(self._allowed(filters), scores, -1.0), k)
+        rows = _top(np.where(self._allowed(filters) & self._live, scores, -1.0), k)
         return dict(zip(self._id_array[rows].tolist(), scores[rows].tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
@@ -121,13 +171,29 @@ class LocalIndex:
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
         if not len(ids):
             return np.zeros(0, dtype=np.float32)
-        return self._gen.vectors.vectors_at(self._rows(ids)) @ vector
+        return self._per_segment(
+            self._rows(ids), lambda seg, local: seg.vectors.vectors_at(local) @ vector
+        ).astype(np.float32)
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
-        return self._gen.lexical.idf(list(terms))
+        return self._lexical.idf(list(terms))
 
     def best_sentence_scores(self, ids: Sequence[str], weights: dict[str, float]) -> np.ndarray:
-        return self._sentences.best_sentence_scores(self._rows(ids), weights)
+        return self._per_segment(
+            self._rows(ids),
+            lambda seg, local: seg.sentences.best_sentence_scores(local, weights),
+        ).astype(np.float32)
+
+    def _per_segment(self, rows: np.ndarray, score) -> np.ndarray:
+        """``score(segment, local rows)`` of each segment's share of ``rows``, in order."""
+        out = np.zeros(len(rows), dtype=np.float64)
+        if not len(rows):
+            return out
+        seg = self._gen.locate(rows)
+        for i in np.unique(seg).tolist():
+            at = np.flatnonzero(seg == i)
+            out[at] = score(self._gen.segments[i], rows[at] - self._gen.first[i])
+        return out
 
     def order(self, ids: Sequence[str]) -> list[str]:
         given = list(ids)
@@ -151,7 +217,8 @@ class LocalIndex:
         return self._gen.chunks_at([self._row[i] for i in ids if i in self._row])
 
     def article(self, article_id: str) -> Article | None:
-        return self._gen.article(article_id)
+        home = self._home.get(article_id)
+        return None if home is None else self._gen.segments[home[0]].article(article_id)
 
     def catalog(self) -> Catalog:
         return self._catalog
@@ -230,14 +297,14 @@ class LocalIndex:
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
-        return self._bm25.get(tuple(tokens), lambda: self._gen.lexical.scores_of(tokens))
+        return self._bm25.get(tuple(tokens), lambda: self._lexical.scores_of(tokens))
 
     def _allowed(self, filters: Filters) -> np.ndarray:
         """Per chunk row: whether its article passes ``filters``."""
         return self._masks.get(filters, lambda: self._mask(filters))
 
     def _mask(self, filters: Filters) -> np.ndarray:
-        ok = np.ones(len(self._article_ids), dtype=bool)
+        ok = np.ones(len(self._article_id_array), dtype=bool)
         if filters.sources:
             wanted = {s.casefold() for s in filters.sources}
             ok &= np.array([s.casefold() in wanted for s in self._article_source.tolist()])

@@ -112,6 +112,81 @@ def write_version(
     client.flush(where.collection("meta"))
 
 
+def write_changes(
+    client: Any,
+    where: MilvusLocation,
+    stored: Stored,
+    articles: Sequence[Article],
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    lexical_texts: Sequence[str],
+    removed: Sequence[str],
+    manifest: Manifest,
+    *,
+    number: int,
+) -> None:
+    """Apply an update by primary key: ``articles`` added or replaced, ``removed`` gone.
+
+    Only the changed rows are read or written: the removed and replaced chunks' tokens are read
+    back to take them out of the document frequencies.
+    """
+    meta.mark(client, where, meta.WRITING, number)
+    given = {a.id for a in articles}
+    gone = sorted(set(removed) & set(stored.articles))
+    rows.delete(client, where.collection("articles"), gone)
+    wanted = {c.id for c in chunks}
+    old_chunks = [i for i in _chunks_of(stored, set(gone) | given)]
+    dropped = [i for i in old_chunks if i not in wanted]
+    rows.delete(client, where.collection("chunks"), dropped)
+    texts = {k: v for a in articles for k, v in _text_parts(a).items()}
+    rows.upsert(
+        client,
+        where.collection("texts"),
+        [
+            {
+                "id": k,
+                "sha256": k.split(":")[0],
+                "part": int(k.split(":")[1]),
+                "text": v,
+                "placeholder": PLACEHOLDER,
+            }
+            for k, v in texts.items()
+            if k not in stored.texts
+        ],
+        size=16,
+    )
+    old_tokens = (
+        [
+            r["lexical"].split()
+            for r in rows.by_ids(client, where.collection("chunks"), old_chunks, ["id", "lexical"])
+        ]
+        if old_chunks
+        else []
+    )
+    tokens = tokenize(list(lexical_texts))
+    _write_chunks(client, where, stored, articles, chunks, vectors, tokens, given, True)
+    rows.upsert(client, where.collection("articles"), [_article_row(a) for a in articles])
+    df = Counter(stored.terms)
+    df.subtract(t for doc in old_tokens for t in set(doc))
+    df.update(t for doc in tokens for t in set(doc))
+    changed = {t for t in df if df[t] != stored.terms.get(t)}
+    rows.upsert(
+        client,
+        where.collection("terms"),
+        [{"term": t, "df": df[t], "placeholder": PLACEHOLDER} for t in changed if df[t] > 0],
+        size=5_000,
+    )
+    rows.delete(client, where.collection("terms"), sorted(t for t in changed if df[t] <= 0))
+    live = {i: r for i, r in stored.articles.items() if i not in set(gone) | given}
+    used = {f"{r['sha256']}:{k}" for r in live.values() for k in range(r["parts"])} | set(texts)
+    rows.delete(client, where.collection("texts"), sorted(stored.texts - used))
+    for part in ("chunks", "articles", "texts", "terms"):
+        client.flush(where.collection(part))
+    meta.write(client, where, manifest, number)
+    meta.mark(client, where, meta.LIVE, number)
+    client.flush(where.collection("meta"))
+
+
 def _article_row(article: Article) -> dict[str, Any]:
     info = {k: v for k, v in article.to_dict().items() if k != "text"}
     return {

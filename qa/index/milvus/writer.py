@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from qa.config import Manifest
 from qa.errors import IndexCorruptError
-from qa.index.base import IndexState, StoredArticle
+from qa.index.base import IndexChanges, IndexState, StoredArticle
 from qa.index.milvus import meta, schema
 from qa.index.milvus.location import MilvusLocation
 from qa.index.milvus.lock import BuildLock
-from qa.index.milvus.publish import Stored, load, write_version
-from qa.records import Article, Chunk
+from qa.index.milvus.publish import Stored, load, write_changes, write_version
 
 ENGINE = "milvus"
 
@@ -79,24 +75,18 @@ class MilvusWriter:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / "embeddings.sqlite"
 
-    def publish(
-        self,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        lexical_texts: Sequence[str],
-        manifest: Manifest,
-        *,
-        reuse_previous: bool,
-    ) -> str:
+    def publish(self, changes: IndexChanges, manifest: Manifest) -> str:
         client, where = self._client, self._where
-        dim = int(vectors.shape[1])
+        dim = int(changes.vectors.shape[1])
+        replace = changes.replace
+        if not len(changes.vectors) and schema.exists(client, where):
+            dim = schema.dimension(client, where)  # removals only: no vector tells the size
         if schema.exists(client, where) and schema.dimension(client, where) != dim:
             schema.drop(client, where)  # another model: nothing stored can be kept
-            self._stored = None
+            self._stored, replace = None, True
         elif self._published is not None and meta.outdated(self._published.manifest):
             schema.drop(client, where, parts=("chunks",))  # an older layout of the chunks
-            self._stored = None
+            self._stored, replace = None, True
         schema.create(client, where, dim)
         stored = self._stored if self._stored is not None else load(client, where)
         number = (self._published.version if self._published else 0) + 1
@@ -108,19 +98,36 @@ class MilvusWriter:
             generation=name,
             vectors={**manifest.vectors, "dimension": dim, "collection": where.name},
         )
-        write_version(
-            client,
-            where,
-            stored,
-            articles,
-            chunks,
-            vectors,
-            lexical_texts,
-            manifest,
-            number=number,
-            rewrite=not reuse_previous,
-        )
+        if replace:
+            write_version(
+                client,
+                where,
+                stored,
+                changes.articles,
+                changes.chunks,
+                changes.vectors,
+                changes.lexical_texts,
+                manifest,
+                number=number,
+                rewrite=True,
+            )
+        else:
+            write_changes(
+                client,
+                where,
+                stored,
+                changes.articles,
+                changes.chunks,
+                changes.vectors,
+                changes.lexical_texts,
+                changes.removed,
+                manifest,
+                number=number,
+            )
         return name
+
+    def optimize(self) -> str | None:
+        return None  # Milvus compacts its own segments
 
 
 def _state(published: meta.Published, stored: Stored) -> IndexState:
