@@ -140,13 +140,16 @@ def wire(
     def step(by: int) -> Any:
         return lambda *values: shelf.listing(*values[:-1], (values[-1] or 1) + by)
 
+    # One listener for every way to ask for the first page, page load included, so they run in
+    # order; "always_last": a filter changed while a listing is on its way is applied after it
+    # (the default drops it, and a slow first listing would then overwrite the filtered one).
     triggers = [a["text"].submit, a["since"].submit, a["until"].submit, a["outlets"].change]
-    triggers += [a["sort"].change, a["descending"].change, a["tab"].select]
-    gr.on(triggers, first_page, filters, listed, **quiet)
-    a["page"].submit(shelf.listing, [*filters, a["page"]], listed, **quiet)
-    a["prev"].click(step(-1), [*filters, a["page"]], listed, **quiet)
-    a["next"].click(step(+1), [*filters, a["page"]], listed, **quiet)
-    app.load(first_page, filters, listed, **quiet)
+    triggers += [a["sort"].change, a["descending"].change, a["tab"].select, app.load]
+    latest = {"trigger_mode": "always_last", **quiet}
+    gr.on(triggers, first_page, filters, listed, **latest)
+    a["page"].submit(shelf.listing, [*filters, a["page"]], listed, **latest)
+    a["prev"].click(step(-1), [*filters, a["page"]], listed, **latest)
+    a["next"].click(step(+1), [*filters, a["page"]], listed, **latest)
     a["open"].change(
         shelf.open, [a["open"], a["ids"]], [v["viewer"], v["tabs"], v["main"]], **quiet
     ).then(None, js=SCROLL_TO_CITED)

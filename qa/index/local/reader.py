@@ -28,7 +28,6 @@ _ORDER = {
     "passages": "coalesce(n.passages, 0)",
     "id": "a.id",
 }
-_LEAD_SOURCE_CHARS = 4000  # of each listed article's text: where its lead sentence is
 _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
 
 
@@ -260,8 +259,7 @@ class LocalIndex:
             for row in self._gen.select(
                 "SELECT a.id, a.title, a.source, a.published, a.path, "
                 "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), "
-                "CASE WHEN coalesce(a.title, '') = '' "
-                f"THEN substr(a.text, 1, {_LEAD_SOURCE_CHARS}) ELSE '' END "
+                "a.text "  # an untitled article's first characters, where its lead is
                 f"FROM articles a WHERE a.id IN ({','.join('?' * len(ids))})",
                 tuple(i for (i,) in ids),
             )

@@ -214,6 +214,10 @@ class Segment:
         with self._lock:
             return self._part("meta.sqlite", lambda: self._db.execute(sql, args).fetchall())
 
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query of this segment's meta.sqlite."""
+        return self._all(sql, args)
+
     def article(self, article_id: str) -> Article | None:
         row = self._one(
             f"SELECT {', '.join(ARTICLE_FIELDS)}, text FROM articles WHERE id=?", (article_id,)
