@@ -9,7 +9,8 @@ identical answers (``Answer.to_dict()``), with the latency of each side.
     .venv/bin/python bench/compare_revisions.py INDEX --synthetic 200000 --count 200
     .venv/bin/python bench/compare_revisions.py INDEX --questions tests/data/seed_questions.jsonl
 
-The index must be readable by both revisions (the on-disk format did not change).
+The index must be readable by both revisions, or each side gets its own index of the same corpus
+(``--baseline-index``, built by the baseline's code from a copy of the embedding cache).
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("index", help="index location (read only)")
     p.add_argument("--baseline", default="HEAD", help="git revision to compare with")
+    p.add_argument(
+        "--baseline-index",
+        help="the baseline's own index of the same corpus, when the on-disk format changed "
+        "(build it with the baseline's code and a copy of the embedding cache)",
+    )
     p.add_argument("--questions", type=Path, default=DEV, help="JSONL with a 'question' field")
     p.add_argument("--synthetic", type=int, help="ask bench_corpus questions for N briefs instead")
     p.add_argument("--count", type=int, help="number of questions (default: all)")
@@ -127,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     questions = _questions(args)
     print(f"{len(questions)} questions, baseline {args.baseline} vs working tree", flush=True)
-    workers = {"baseline": _start(_export(args.baseline), args.index, args.k)}
+    baseline_index = args.baseline_index or args.index
+    workers = {"baseline": _start(_export(args.baseline), baseline_index, args.k)}
     workers["current"] = _start(ROOT, args.index, args.k)
     results: dict[str, list[dict]] = {name: [] for name in workers}
     started = time.perf_counter()
