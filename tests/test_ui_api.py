@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import free_port
 from conftest import SEED as SEED_DIR
 
 import qa
@@ -17,12 +18,6 @@ from ui.uploads import MAX_UPLOAD_BYTES, UploadRejected, safe_name, save_upload
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # gradio 6.31
 QUESTION = "who denied cooperation in the Palestine Street strike?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

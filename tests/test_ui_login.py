@@ -6,24 +6,18 @@ windows with a clock of the test's own."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from browser import free_port
 
 from ui import limits
 from ui.throttle import LoginThrottle, RateLimit
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # gradio 6.31
 USER, PASSWORD = "ann", "s3cret-pass"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()

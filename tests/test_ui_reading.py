@@ -6,54 +6,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, needs_chromium, seed_app
 
-import qa
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-TIMEOUT_MS = 30_000
 STRIKE = "who denied cooperation in the Palestine Street strike?"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: run `sudo apt-get install -y chromium` "
-        "(make test does it when it may)",
-    ),
-    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),  # inside gradio 6.31
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, encoder):
     """(url, corpus folder) of the app over a writable copy of the seed corpus."""
-    from ui.app import build_app, start
-
-    root = tmp_path_factory.mktemp("ui-reading")
-    corpus, index = root / "corpus", root / "index"
-    shutil.copytree(ROOT / "corpus", corpus)
-    qa.build_index(corpus, index, encoder=encoder)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("QA_AUTH", raising=False)
-        app = build_app(index, corpus)
-        url = start(app, port=free_port())
-    try:
-        yield url, corpus
-    finally:
-        app.close(verbose=False)
+    with seed_app(tmp_path_factory.mktemp("ui-reading"), encoder) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import free_port
 
 import qa
 from ui import limits
@@ -35,12 +36,6 @@ def new_article(place: str) -> bytes:
         f"{place.upper()}, 3 March 2024 — The governor announced on Sunday that the old bridge "
         f"of {place} will reopen to traffic on 1 April after two years of repairs.\n"
     ).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:
