@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import Manifest
+from qa.index.base import IndexChanges
 from qa.index.milvus import meta, rows
 from qa.index.milvus.location import MilvusLocation
 from qa.index.milvus.schema import PLACEHOLDER, TEXT_PART_CHARS
@@ -62,41 +63,22 @@ def write_version(
     client: Any,
     where: MilvusLocation,
     stored: Stored,
-    articles: Sequence[Article],
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: Sequence[str],
+    changes: IndexChanges,
     manifest: Manifest,
     *,
     number: int,
     rewrite: bool,
 ) -> None:
-    """Make ``articles``/``chunks`` the live content, writing only rows that differ.
-
-    ``rewrite`` writes every chunk again (new vectors: another model was used).
-    """
+    """Make ``changes.articles``/``chunks`` the whole live content, writing only rows that
+    differ; ``rewrite`` writes every chunk again (new vectors: another model was used)."""
+    articles, chunks, vectors = changes.articles, changes.chunks, changes.vectors
+    lexical_texts = changes.lexical_texts
     meta.mark(client, where, meta.WRITING, number)
     article_rows = {a.id: _article_row(a) for a in articles}
     gone = sorted(set(stored.articles) - set(article_rows))
     rows.delete(client, where.collection("articles"), gone)
     rows.delete(client, where.collection("chunks"), _chunks_of(stored, set(gone)))
-    texts = {k: v for a in articles for k, v in _text_parts(a).items()}
-    rows.upsert(
-        client,
-        where.collection("texts"),
-        [
-            {
-                "id": k,
-                "sha256": k.split(":")[0],
-                "part": int(k.split(":")[1]),
-                "text": v,
-                "placeholder": PLACEHOLDER,
-            }
-            for k, v in texts.items()
-            if k not in stored.texts
-        ],
-        size=16,
-    )
+    texts = _write_texts(client, where, stored, articles)
     changed = {i for i, r in article_rows.items() if rewrite or _differs(stored.articles.get(i), r)}
     tokens = tokenize(list(lexical_texts))
     _write_chunks(client, where, stored, articles, chunks, vectors, tokens, changed, rewrite)
@@ -105,56 +87,34 @@ def write_version(
     rows.delete(client, where.collection("chunks"), sorted(set(stored.chunks) - wanted))
     rows.delete(client, where.collection("texts"), sorted(stored.texts - set(texts)))
     _write_terms(client, where, stored.terms, tokens)
-    for part in ("chunks", "articles", "texts", "terms"):
-        client.flush(where.collection(part))  # milvus-lite: BM25 statistics of a flushed segment
-    meta.write(client, where, manifest, number)
-    meta.mark(client, where, meta.LIVE, number)
-    client.flush(where.collection("meta"))
+    _go_live(client, where, manifest, number)
 
 
 def write_changes(
     client: Any,
     where: MilvusLocation,
     stored: Stored,
-    articles: Sequence[Article],
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
-    lexical_texts: Sequence[str],
-    removed: Sequence[str],
+    changes: IndexChanges,
     manifest: Manifest,
     *,
     number: int,
 ) -> None:
-    """Apply an update by primary key: ``articles`` added or replaced, ``removed`` gone.
+    """Apply an update by primary key: ``changes.articles`` added or replaced, ``removed`` gone.
 
     Only the changed rows are read or written: the removed and replaced chunks' tokens are read
     back to take them out of the document frequencies.
     """
+    articles, chunks, vectors = changes.articles, changes.chunks, changes.vectors
+    lexical_texts, removed = changes.lexical_texts, changes.removed
     meta.mark(client, where, meta.WRITING, number)
     given = {a.id for a in articles}
     gone = sorted(set(removed) & set(stored.articles))
     rows.delete(client, where.collection("articles"), gone)
     wanted = {c.id for c in chunks}
-    old_chunks = [i for i in _chunks_of(stored, set(gone) | given)]
+    old_chunks = _chunks_of(stored, set(gone) | given)
     dropped = [i for i in old_chunks if i not in wanted]
     rows.delete(client, where.collection("chunks"), dropped)
-    texts = {k: v for a in articles for k, v in _text_parts(a).items()}
-    rows.upsert(
-        client,
-        where.collection("texts"),
-        [
-            {
-                "id": k,
-                "sha256": k.split(":")[0],
-                "part": int(k.split(":")[1]),
-                "text": v,
-                "placeholder": PLACEHOLDER,
-            }
-            for k, v in texts.items()
-            if k not in stored.texts
-        ],
-        size=16,
-    )
+    texts = _write_texts(client, where, stored, articles)
     old_tokens = (
         [
             r["lexical"].split()
@@ -180,6 +140,36 @@ def write_changes(
     live = {i: r for i, r in stored.articles.items() if i not in set(gone) | given}
     used = {f"{r['sha256']}:{k}" for r in live.values() for k in range(r["parts"])} | set(texts)
     rows.delete(client, where.collection("texts"), sorted(stored.texts - used))
+    _go_live(client, where, manifest, number)
+
+
+def _write_texts(
+    client: Any, where: MilvusLocation, stored: Stored, articles: Sequence[Article]
+) -> dict[str, str]:
+    """Store the text parts of ``articles`` not stored yet; returns every part by key."""
+    texts = {k: v for a in articles for k, v in _text_parts(a).items()}
+    rows.upsert(
+        client,
+        where.collection("texts"),
+        [
+            {
+                "id": k,
+                "sha256": k.split(":")[0],
+                "part": int(k.split(":")[1]),
+                "text": v,
+                "placeholder": PLACEHOLDER,
+            }
+            for k, v in texts.items()
+            if k not in stored.texts
+        ],
+        size=16,
+    )
+    return texts
+
+
+def _go_live(client: Any, where: MilvusLocation, manifest: Manifest, number: int) -> None:
+    """Flush what was written (milvus-lite: BM25 statistics of a flushed segment), then the
+    manifest and the "live" state that readers see."""
     for part in ("chunks", "articles", "texts", "terms"):
         client.flush(where.collection(part))
     meta.write(client, where, manifest, number)

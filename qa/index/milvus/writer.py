@@ -99,31 +99,9 @@ class MilvusWriter:
             vectors={**manifest.vectors, "dimension": dim, "collection": where.name},
         )
         if replace:
-            write_version(
-                client,
-                where,
-                stored,
-                changes.articles,
-                changes.chunks,
-                changes.vectors,
-                changes.lexical_texts,
-                manifest,
-                number=number,
-                rewrite=True,
-            )
+            write_version(client, where, stored, changes, manifest, number=number, rewrite=True)
         else:
-            write_changes(
-                client,
-                where,
-                stored,
-                changes.articles,
-                changes.chunks,
-                changes.vectors,
-                changes.lexical_texts,
-                changes.removed,
-                manifest,
-                number=number,
-            )
+            write_changes(client, where, stored, changes, manifest, number=number)
         return name
 
     def optimize(self) -> str | None:
