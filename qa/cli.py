@@ -11,6 +11,9 @@ from typing import Any
 
 DEFAULT_INDEX = "index"
 _MAX_SKIPPED_SHOWN = 20
+_READER_HELP = (
+    "trained: the trained sentence scorer; none: cosine, key terms and answer kind (default: none)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,12 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         help="how to print the answer (markdown: as the web chat's copy button gives it)",
     )
     p.add_argument("--json", action="store_true", help="print the answer as JSON (--format json)")
-    p.add_argument(
-        "--reader",
-        default=None,
-        help="trained: the trained sentence scorer; none: cosine, key terms and answer kind "
-        "(default: none)",
-    )
+    p.add_argument("--reader", default=None, help=_READER_HELP)
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
@@ -109,12 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web chat (Gradio)")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--corpus", default="corpus", help="folder that uploaded articles are saved to")
-    p.add_argument(
-        "--reader",
-        default=None,
-        help="trained: the trained sentence scorer; none: cosine, key terms and answer kind "
-        "(default: none)",
-    )
+    p.add_argument("--reader", default=None, help=_READER_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=_cmd_serve)

@@ -18,6 +18,23 @@ SCROLL_TO_CITED = (
 )
 
 
+def _bars(x: str, label: str, angle: int, elem_id: str) -> gr.BarPlot:
+    """Articles per ``x``, the filter's share in indigo and the rest in grey."""
+    return gr.BarPlot(
+        x=x,
+        y="articles",
+        color="set",
+        label=label,
+        x_title=" ",
+        y_title=" ",
+        x_label_angle=angle,
+        height=320,
+        min_width=300,
+        color_map={archive.IN_FILTER: "#4f46e5", archive.REST: "#cbd5e1"},
+        elem_id=elem_id,
+    )
+
+
 def layout(chat: Chat) -> dict[str, Any]:
     """The Archive tab's components (built inside its ``gr.Tab``), by name."""
     a: dict[str, Any] = {}
@@ -69,31 +86,17 @@ def layout(chat: Chat) -> dict[str, Any]:
     a["note"] = gr.Markdown(elem_id="qa-archive-note")
     a["table"] = gr.HTML(render.empty_html("Loading the archive…"), elem_id="qa-archive-table")
     with gr.Row():
-        a["months"] = gr.BarPlot(
-            x="month",
-            y="articles",
-            color="set",
-            label="Articles per month: matching the filter (indigo), the rest (grey)",
-            x_title=" ",
-            y_title=" ",
-            x_label_angle=-45,
-            height=320,
-            min_width=300,
-            color_map={archive.IN_FILTER: "#4f46e5", archive.REST: "#cbd5e1"},
-            elem_id="qa-archive-months",
+        a["months"] = _bars(
+            "month",
+            "Articles per month: matching the filter (indigo), the rest (grey)",
+            -45,
+            "qa-archive-months",
         )
-        a["by_outlet"] = gr.BarPlot(
-            x="outlet",
-            y="articles",
-            color="set",
-            label="Articles per outlet (largest 12): matching (indigo), the rest (grey)",
-            x_title=" ",
-            y_title=" ",
-            x_label_angle=-30,
-            height=320,
-            min_width=300,
-            color_map={archive.IN_FILTER: "#4f46e5", archive.REST: "#cbd5e1"},
-            elem_id="qa-archive-outlets-chart",
+        a["by_outlet"] = _bars(
+            "outlet",
+            "Articles per outlet (largest 12): matching (indigo), the rest (grey)",
+            -30,
+            "qa-archive-outlets-chart",
         )
     a["open"] = gr.Textbox(visible="hidden", elem_id=scripts.OPEN_BOX, show_label=False)
     a["ids"] = gr.State([])  # the article ids of the rows on the page
