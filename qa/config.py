@@ -116,6 +116,17 @@ class RetrievalSettings:
 
 
 @dataclass(frozen=True)
+class RerankSettings:
+    """The optional sentence reranker (qa/answer/rerank.py): how many fused passages it reads
+    and how much their best sentence logit counts. Not the default: see README, "Reranking"."""
+
+    # Measured with `bench/rerank_eval.py` on the MultiHop-RAG dev questions (fit on the even
+    # questions, reported on the odd ones); see the README section for the numbers.
+    top_n: int = 20  # fused passages read (cost: their sentences are encoded once each)
+    weight: float = 0.1  # fused score + weight * the passage's best sentence logit
+
+
+@dataclass(frozen=True)
 class AnswerSettings:
     """When the extractive reader answers, how it scores sentences, and how much it quotes."""
 
