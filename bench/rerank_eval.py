@@ -55,7 +55,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--top-n", type=int, default=20)
     args = ap.parse_args()
-    items = [json.loads(line) for line in open(args.questions, encoding="utf-8")]
+    with open(args.questions, encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh]
     items = [q for q in items if q.get("evidence")]
     step = max(1, len(items) // args.count)
     items = items[::step][: args.count]

@@ -30,11 +30,12 @@ class SentenceReranker:
     def __init__(
         self,
         encoder: Encoder,
-        settings: RerankSettings = RerankSettings(),
-        reader: ReaderSettings = ReaderSettings(),
-        answer: AnswerSettings = AnswerSettings(),
+        settings: RerankSettings | None = None,
+        reader: ReaderSettings | None = None,
+        answer: AnswerSettings | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings or RerankSettings()
+        reader, answer = reader or ReaderSettings(), answer or AnswerSettings()
         self.scorer = SentenceScorer.load(WEIGHTS_DIR / reader.weights, reader.weights_sha256)
         self._encoder = encoder
         self.sentences = SentenceTokenCache(
