@@ -34,6 +34,8 @@ _EXPORTS = {
     "Reader": "qa.answer.base",
     "READERS": "qa.answer.factory",
     "make_reader": "qa.answer.factory",
+    "RERANKERS": "qa.answer.factory",
+    "make_reranker": "qa.answer.factory",
     "Article": "qa.records",
     "Chunk": "qa.records",
     "BuildReport": "qa.records",
@@ -59,7 +61,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from qa.answer.base import Reader
-    from qa.answer.factory import READERS, make_reader
+    from qa.answer.factory import READERS, RERANKERS, make_reader, make_reranker
     from qa.assistant import Assistant, Response
     from qa.config import BACKENDS, DEFAULT_ANSWER_K, DEFAULT_BACKEND, DEFAULT_RETRIEVE_K, MAX_K
     from qa.embed.encoder import Encoder

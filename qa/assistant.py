@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answer.base import Reader
-from qa.answer.factory import DEFAULT_READER, make_reader
+from qa.answer.factory import DEFAULT_READER, make_reader, make_reranker
 from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
 from qa.errors import IndexMismatchError, QuestionError, SettingsError
@@ -57,7 +57,7 @@ class Assistant:
         encoder: Encoder,
         *,
         reader: Reader | str | None = None,
-        reranker: Reranker | None = None,
+        reranker: Reranker | str | None = None,
         retrieval: RetrievalSettings | None = None,
     ) -> None:
         self.location = str(location)
@@ -65,6 +65,8 @@ class Assistant:
         if reader is None or isinstance(reader, str):
             reader = make_reader(reader or DEFAULT_READER, encoder)
         self.reader = reader
+        if isinstance(reranker, str):
+            reranker = make_reranker(reranker, encoder)
         self.reranker = reranker
         self.retrieval = retrieval or RetrievalSettings()
         self._lock = threading.Lock()
@@ -77,11 +79,12 @@ class Assistant:
         *,
         model: str | None = None,
         reader: Reader | str | None = None,
-        reranker: Reranker | None = None,
+        reranker: Reranker | str | None = None,
     ) -> Assistant:
         """Load the index at ``location`` (a folder or engine URI) and the model it was built with.
 
         ``reader``: a ``Reader``, or the name of one (``qa.READERS``: "trained", "none").
+        ``reranker``: a ``Reranker``, or the name of one (``qa.RERANKERS``: "none", "sentence").
 
         Raises:
             IndexNotFoundError: nothing was built there.

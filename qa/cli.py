@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         help="reader to answer with: trained or none (today's scoring); repeat to compare "
         "them in one run (default: the default reader)",
     )
+    p.add_argument(
+        "--reranker",
+        default="none",
+        help="reranker of the fused passages: none (the fused order) or sentence (the trained "
+        "reader's best sentence per passage; README, Reranking)",
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat (Gradio)")
@@ -257,7 +263,7 @@ def _short(text: str, limit: int = 220) -> str:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import qa
 
-    assistant = qa.Assistant.open(args.index)
+    assistant = qa.Assistant.open(args.index, reranker=args.reranker)
     names = list(dict.fromkeys(args.reader or []))
     if not names:
         result = qa.evaluate(assistant, args.questions, k=args.k, out=args.out)

@@ -123,7 +123,7 @@ class RerankSettings:
     # Measured with `bench/rerank_eval.py` on the MultiHop-RAG dev questions (fit on the even
     # questions, reported on the odd ones); see the README section for the numbers.
     top_n: int = 20  # fused passages read (cost: their sentences are encoded once each)
-    weight: float = 0.1  # fused score + weight * the passage's best sentence logit
+    weight: float = 0.05  # fused score + weight * the passage's best sentence logit
 
 
 @dataclass(frozen=True)

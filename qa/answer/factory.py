@@ -1,4 +1,5 @@
-"""Which reader answers: one line per reader, chosen by name (`qa eval --reader`, the API)."""
+"""Which reader answers and which reranker reorders: one line each, chosen by name
+(`qa eval --reader`, `qa eval --reranker`, the API)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from qa.answer.base import Reader
 from qa.embed.encoder import Encoder
 from qa.errors import SettingsError
+from qa.search.rerank import KeepOrder, Reranker
 
 
 def _trained(encoder: Encoder) -> Reader:
@@ -37,3 +39,27 @@ def make_reader(name: str, encoder: Encoder) -> Reader:
     if name not in READERS:
         raise SettingsError(f"unknown reader {name!r}; choose one of {', '.join(READERS)}")
     return READERS[name](encoder)
+
+
+def _sentence_reranker(encoder: Encoder) -> Reranker:
+    from qa.answer.rerank import SentenceReranker
+
+    return SentenceReranker(encoder)
+
+
+RERANKERS: dict[str, Callable[[Encoder], Reranker]] = {
+    "none": lambda encoder: KeepOrder(),  # the fused order stands (qa/search/rerank.py)
+    "sentence": _sentence_reranker,  # best trained sentence logit per passage (answer/rerank.py)
+}
+DEFAULT_RERANKER = "none"
+
+
+def make_reranker(name: str, encoder: Encoder) -> Reranker:
+    """The reranker called ``name`` (one of ``RERANKERS``) on ``encoder``.
+
+    Raises:
+        SettingsError: an unknown name; the message lists the valid ones.
+    """
+    if name not in RERANKERS:
+        raise SettingsError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}")
+    return RERANKERS[name](encoder)
