@@ -120,8 +120,9 @@ class RerankSettings:
     """The optional sentence reranker (qa/answer/rerank.py): how many fused passages it reads
     and how much their best sentence logit counts. Not the default: see README, "Reranking"."""
 
-    # Measured with `bench/rerank_eval.py` on the MultiHop-RAG dev questions (fit on the even
-    # questions, reported on the odd ones); see the README section for the numbers.
+    # Fitted with `bench/rerank_eval.py /tmp/rerank-news dev_questions.jsonl --count 700
+    # --top-n 20` (2026-12-02) on the 324 even MultiHop-RAG dev questions with evidence, held
+    # out on the 324 odd ones (README, "Reranking"); top_n 20 was not swept.
     top_n: int = 20  # fused passages read (cost: their sentences are encoded once each)
     weight: float = 0.05  # fused score + weight * the passage's best sentence logit
 
