@@ -195,3 +195,26 @@ def test_past_the_segment_limit_an_update_folds_the_small_segments(updated, tmp_
     fresh = tmp_path / "fresh"
     qa.build_index(more, fresh, encoder=encoder)
     _same(_ranking(copy, encoder), _ranking(fresh, encoder))
+
+
+def test_lines_that_only_moved_are_reused_and_an_edit_below_them_is_seen(tmp_path, encoder):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    own = [json.dumps({"id": f"j{n}", "text": f"Report number {n} on the port."}) for n in range(4)]
+    anonymous = json.dumps({"text": "A report without an id of its own."})
+    (corpus / "many.jsonl").write_text("\n".join([*own, anonymous]) + "\n")
+    _age(corpus)
+    qa.build_index(corpus, index, encoder=encoder)
+    (corpus / "many.jsonl").write_text("\n".join([*own[1:], anonymous]) + "\n")  # j0 removed
+    _age(corpus)
+    report = qa.build_index(corpus, index, encoder=encoder)
+    assert "j0" in report.removed and report.articles == 4
+    store = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB)
+    # moved lines with their own id are not parsed again; the one numbered by its line is
+    edited = own[2].replace("number 2 ", "number two ")
+    (corpus / "many.jsonl").write_text("\n".join([own[1], edited, own[3], anonymous]) + "\n")
+    loaded = load_corpus(corpus, stamps=store.load(corpus))
+    assert [a.id for a in loaded.articles] == ["j2"] and len(loaded.reused) == 3
+    _age(corpus)
+    again = qa.build_index(corpus, index, encoder=encoder)
+    assert again.updated == ("j2",) and not again.added and not again.removed

@@ -250,6 +250,10 @@ class Segment:
                 self._loaded[name] = read()
             return self._loaded[name]
 
+    def article_count(self) -> int:
+        """How many articles the segment holds (one COUNT, no rows read)."""
+        return int(self._one("SELECT COUNT(*) FROM articles")[0])
+
     def article_hashes(self) -> list[tuple[str, str]]:
         """(id, text sha256) of every article of the segment."""
         return self._all("SELECT id, sha256 FROM articles")

@@ -143,7 +143,8 @@ def _empty(entry: dict[str, Any], segment: Any) -> bool:
     """Whether every article of a segment is deleted (the segment is then dropped)."""
     if not entry["deleted"]:
         return False
-    return len(entry["deleted"]) >= len(segment.article_rows())
+    # a count, not article_rows(): that builds a dict per article (1.5 s and ~100 MB at 200k)
+    return len(entry["deleted"]) >= segment.article_count()
 
 
 def _folded(live: gen.Generation, fold: list[int]) -> publish.NewSegment:
