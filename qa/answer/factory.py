@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from qa.answer.base import Reader
 from qa.embed.encoder import Encoder
 from qa.errors import SettingsError
 from qa.search.rerank import KeepOrder, Reranker
+
+T = TypeVar("T")
 
 
 def _trained(encoder: Encoder) -> Reader:
@@ -36,9 +39,7 @@ def make_reader(name: str, encoder: Encoder) -> Reader:
     Raises:
         SettingsError: an unknown name; the message lists the valid ones.
     """
-    if name not in READERS:
-        raise SettingsError(f"unknown reader {name!r}; choose one of {', '.join(READERS)}")
-    return READERS[name](encoder)
+    return _by_name("reader", READERS, name, encoder)
 
 
 def _sentence_reranker(encoder: Encoder) -> Reranker:
@@ -60,6 +61,11 @@ def make_reranker(name: str, encoder: Encoder) -> Reranker:
     Raises:
         SettingsError: an unknown name; the message lists the valid ones.
     """
-    if name not in RERANKERS:
-        raise SettingsError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}")
-    return RERANKERS[name](encoder)
+    return _by_name("reranker", RERANKERS, name, encoder)
+
+
+def _by_name(kind: str, table: dict[str, Callable[[Encoder], T]], name: str, encoder: Encoder) -> T:
+    """``table[name](encoder)``, or a SettingsError naming the ``kind`` and the valid names."""
+    if name not in table:
+        raise SettingsError(f"unknown {kind} {name!r}; choose one of {', '.join(table)}")
+    return table[name](encoder)
