@@ -14,6 +14,10 @@ _MAX_SKIPPED_SHOWN = 20
 _READER_HELP = (
     "trained: the trained sentence scorer; none: cosine, key terms and answer kind (default: none)"
 )
+_RERANKER_HELP = (
+    "reranker of the fused passages: none (the fused order) or sentence (the trained "
+    "reader's best sentence per passage; README, Reranking)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the answer as JSON (--format json)")
     p.add_argument("--reader", default=None, help=_READER_HELP)
+    p.add_argument("--reranker", default=None, help=_RERANKER_HELP + " (default: none)")
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
@@ -102,18 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         help="reader to answer with: trained or none (today's scoring); repeat to compare "
         "them in one run (default: the default reader)",
     )
-    p.add_argument(
-        "--reranker",
-        default="none",
-        help="reranker of the fused passages: none (the fused order) or sentence (the trained "
-        "reader's best sentence per passage; README, Reranking)",
-    )
+    p.add_argument("--reranker", default="none", help=_RERANKER_HELP)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat (Gradio)")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--corpus", default="corpus", help="folder that uploaded articles are saved to")
     p.add_argument("--reader", default=None, help=_READER_HELP)
+    p.add_argument("--reranker", default=None, help=_RERANKER_HELP + " (default: none)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=_cmd_serve)
@@ -215,7 +216,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     if not args.question.strip():  # refuse before loading the model
         raise qa.QuestionError("the question is empty; type a question about the articles")
-    assistant = qa.Assistant.open(args.index, reader=args.reader)
+    assistant = qa.Assistant.open(args.index, reader=args.reader, reranker=args.reranker)
     answer = assistant.ask(
         args.question, k=args.k, sources=args.source, since=args.since, until=args.until
     )
@@ -293,7 +294,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not found:
         raise qa.SettingsError("no web chat is installed; install the package with `make install`")
     serve = next(iter(found)).load()
-    options = {"reader": args.reader} if args.reader else {}
+    options = {name: getattr(args, name) for name in ("reader", "reranker") if getattr(args, name)}
     serve(index_dir=args.index, corpus_dir=args.corpus, host=args.host, port=args.port, **options)
     return 0
 

@@ -81,6 +81,17 @@ def test_ask_with_the_trained_reader_names_what_is_missing(seed_index, capsys):
     assert "(no sentence of the closest passages mentions a mayor)" in capsys.readouterr().out
 
 
+def test_ask_with_the_sentence_reranker(seed_index, capsys):
+    question = "who denied cooperation in the Palestine Street strike?"
+    args = ["ask", question, "--index", str(seed_index), "--json", "--reranker", "sentence"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] is False
+    assert "Security Media Cell" in data["citations"][0]["quote"]
+    assert main(["ask", question, "--index", str(seed_index), "--reranker", "bert"]) == 1
+    assert "bert" in capsys.readouterr().err
+
+
 def test_ask_says_when_the_question_was_trimmed(seed_index, capsys):
     question = "who denied cooperation in the Palestine Street strike? " + "please " * 300
     assert main(["ask", question, "--index", str(seed_index)]) == 0

@@ -74,6 +74,7 @@ def build_app(
     assistant: Any | None = None,
     uploads: bool | None = None,
     reader: str | None = None,
+    reranker: str | None = None,
 ) -> gr.Blocks:
     """Build the web chat around one assistant.
 
@@ -83,6 +84,7 @@ def build_app(
         assistant: An already open ``qa.Assistant`` (tests, or to share a loaded model).
         uploads: Whether readers may add articles; None reads QA_UPLOADS ("off": read-only).
         reader: The name of the reader that answers (``qa.READERS``); None for the default.
+        reranker: The name of the passage reranker (``qa.RERANKERS``); None for the default.
 
     Returns:
         The Blocks; start it with ``start()`` (or ``serve()`` to do everything).
@@ -92,7 +94,7 @@ def build_app(
         qa.SettingsError: QA_UPLOADS is neither "on" nor "off".
     """
     uploads = forms.uploads_from_env() if uploads is None else uploads
-    opened = assistant or qa.Assistant.open(index_dir, reader=reader)
+    opened = assistant or qa.Assistant.open(index_dir, reader=reader, reranker=reranker)
     chat = Chat(opened, Path(corpus_dir), index_dir=index_dir, uploads=uploads)
     shelf = ArchiveTab(chat)
     with gr.Blocks(
@@ -356,11 +358,12 @@ def serve(
     port: int = 7860,
     share: bool = False,
     reader: str | None = None,
+    reranker: str | None = None,
 ) -> None:
     """Open the index, start the web chat, print its URL and block until Ctrl+C."""
     if not logging.getLogger().handlers:  # failed logins and lockouts, with their time
         logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
-    app = build_app(index_dir, corpus_dir, reader=reader)
+    app = build_app(index_dir, corpus_dir, reader=reader, reranker=reranker)
     url = start(app, host=host, port=port, share=share)
     print(f"Web chat running on {url}  (Ctrl+C to stop)", flush=True)
     app.block_thread()
