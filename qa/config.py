@@ -177,6 +177,13 @@ class ReaderSettings:
     # -0.25 (0.095 answerable, 0.339 unanswerable abstained); the training script's -0.0426 was
     # fitted on SQuAD dev-A.
     min_logit: float = -2.0
+    # The joint reader ("joint"): the trained reader plus a model reading the question against
+    # each of the ranker's best sentences (qa/answer/joint.py), made by training/train_joint.py
+    # from the same SQuAD train articles; its combination weights are in its manifest. Answer
+    # when the combined logit is at least joint_min_logit (fitted: see below).
+    joint_weights: str = "joint-v1.json"
+    joint_sha256: str = "87bd26942b19ca0a630bab39a97d9bfe60f58f306784558c39714bcf5a1226ce"
+    joint_min_logit: float = 0.0
     # The question's focus words (names, figures, dates) the sentence and its neighbours may
     # lack; -1: no such rule (the trained features still weigh them). As hard rules these cost
     # more than they give on the seed set (`bench/reader_eval.py --sets seed --variant ...`, at
