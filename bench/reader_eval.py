@@ -103,7 +103,7 @@ def measure(
         "joint": lambda: TrainedReader(assistant.encoder, free, joint=True),
     }
     chosen = only.split(",") if only else list(makers)
-    readers = {k: make() for k, make in makers.items() if k in chosen or k == "none"}
+    readers = {k: make() for k, make in makers.items() if k in chosen}
     for variant in variants:
         key, _, value = variant.partition("=")
         setting = type(getattr(free, key))(json.loads(value))
@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="also a trained reader with SETTING=VALUE (ReaderSettings), e.g. contradiction=true",
     )
-    p.add_argument("--readers", default="", help="only these readers besides none, e.g. joint")
+    p.add_argument(
+        "--readers", default="", help="only these readers, e.g. none,joint (default: all three)"
+    )
     p.add_argument("--speed", type=int, help="only ask() latency of the readers, N news questions")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -183,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'set':10}{'threshold':>10}{'ans. abst.':>12}{'unans. abst.':>14}{'first quote':>13}")
     for name, by_reader in rows.items():
         long = set(by_reader["long"])
-        base = at_threshold(by_reader["none"], -math.inf, long)
-        print(f"{name:10}{'none':>10}" + _cells(base))
+        if "none" in by_reader:
+            base = at_threshold(by_reader["none"], -math.inf, long)
+            print(f"{name:10}{'none':>10}" + _cells(base))
         for reader_name, reader_rows in by_reader.items():
             if reader_name in ("none", "long"):
                 continue
