@@ -6,10 +6,14 @@
 Sets: "seed" (tests/data, the five seed articles), "squad" (SQuAD 2.0 dev, the 10 articles in
 ../shared/data/squad2-partial, one paragraph a document), "multihop" (the MultiHop-RAG dev
 questions over its 609 articles). Indexes are built once under --workdir and reused. Each set
-is answered by "none" (today's scoring) and by "trained" with no threshold (every question the
+is answered by "none" (today's scoring), by "trained" and by "joint" (trained + the joint model,
+qa/answer/joint.py) with no threshold (every question the
 gates and rules let through is answered, and its confidence kept), so any threshold can be
 scored afterwards from the same run: the table gives, per threshold on the answerability logit,
 each set's answerable and unanswerable abstained and gold answer in the first quote.
+For "joint" the threshold is on its combined logit (ReaderSettings.joint_min_logit).
+
+    .venv/bin/python bench/reader_eval.py --workdir DIR --speed 40  # ask() p50 of the three
 """
 
 from __future__ import annotations
@@ -77,7 +81,9 @@ def ensure_index(name: str, corpus: Path, workdir: Path) -> Path:
     return index
 
 
-def measure(name: str, workdir: Path, every: int, variants: list[str]) -> dict[str, list[dict]]:
+def measure(
+    name: str, workdir: Path, every: int, variants: list[str], only: str = ""
+) -> dict[str, list[dict]]:
     """Per-question rows of both readers on one set."""
     import qa
     from qa.answer.extractive import ExtractiveReader
@@ -90,11 +96,14 @@ def measure(name: str, workdir: Path, every: int, variants: list[str]) -> dict[s
         questions = workdir / f"{name}-every-{every}.jsonl"
         questions.write_text("\n".join(lines[::every]) + "\n", encoding="utf-8")
     assistant = qa.Assistant.open(ensure_index(name, corpus, workdir))
-    free = ReaderSettings(min_logit=-math.inf)
-    readers = {
-        "none": ExtractiveReader(assistant.encoder),
-        "trained": TrainedReader(assistant.encoder, free),
+    free = ReaderSettings(min_logit=-math.inf, joint_min_logit=-math.inf)
+    makers = {
+        "none": lambda: ExtractiveReader(assistant.encoder),
+        "trained": lambda: TrainedReader(assistant.encoder, free),
+        "joint": lambda: TrainedReader(assistant.encoder, free, joint=True),
     }
+    chosen = only.split(",") if only else list(makers)
+    readers = {k: make() for k, make in makers.items() if k in chosen}
     for variant in variants:
         key, _, value = variant.partition("=")
         setting = type(getattr(free, key))(json.loads(value))
@@ -160,21 +169,25 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="also a trained reader with SETTING=VALUE (ReaderSettings), e.g. contradiction=true",
     )
-    p.add_argument("--speed", type=int, help="only ask() latency of both readers, N news questions")
+    p.add_argument(
+        "--readers", default="", help="only these readers, e.g. none,joint (default: all three)"
+    )
+    p.add_argument("--speed", type=int, help="only ask() latency of the readers, N news questions")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.speed:
         return speed(args.workdir, args.speed)
     rows = {}
     for name in args.sets.split(","):
-        rows[name] = measure(name, args.workdir, args.every, args.variant or [])
+        rows[name] = measure(name, args.workdir, args.every, args.variant or [], args.readers)
         (args.workdir / f"rows-{name}.json").write_text(json.dumps(rows[name]), encoding="utf-8")
     print("\nthreshold on the answerability logit (trained reader; 'none' for comparison)")
     print(f"{'set':10}{'threshold':>10}{'ans. abst.':>12}{'unans. abst.':>14}{'first quote':>13}")
     for name, by_reader in rows.items():
         long = set(by_reader["long"])
-        base = at_threshold(by_reader["none"], -math.inf, long)
-        print(f"{name:10}{'none':>10}" + _cells(base))
+        if "none" in by_reader:
+            base = at_threshold(by_reader["none"], -math.inf, long)
+            print(f"{name:10}{'none':>10}" + _cells(base))
         for reader_name, reader_rows in by_reader.items():
             if reader_name in ("none", "long"):
                 continue
@@ -185,24 +198,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def speed(workdir: Path, count: int) -> int:
-    """ask() p50/p95 of both readers on the news corpus, side by side, and storage per chunk."""
+    """ask() p50/p95 of the three readers on the news corpus, side by side: one Assistant, each
+    reader with its own empty caches, the order of the readers rotated question by question."""
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_corpus import news_questions
-    from bench_parts import step_reader_latency
+    from bench_parts import percentile_ms, timed
+
+    import qa
+    from qa.answer.extractive import ExtractiveReader
+    from qa.answer.trained import TrainedReader
+    from qa.config import DEFAULT_ANSWER_K
 
     corpus, _ = inputs("multihop", workdir)
-    index = ensure_index("multihop", corpus, workdir)
-    lat = step_reader_latency(str(index), news_questions(MULTIHOP / "dev_questions.jsonl", count))
-    per_chunk = lat["token_bytes_per_chunk"]
-    print(f"ask() p50 | p95 over {lat['questions']} questions, cold caches, interleaved:")
-    for name in ("none", "trained"):
-        print(f"  reader {name:8} {lat[name + '_p50']:6.0f} | {lat[name + '_p95']:6.0f} ms")
-    print(f"  p50 ratio trained / none: {lat['trained_p50'] / lat['none_p50']:.2f}x")
-    print(
-        f"word-piece vectors held: {per_chunk / 1e3:.0f} KB a chunk over {lat['chunks_kept']} "
-        f"chunks; at index time that would be {per_chunk * 7096 / 1e9:.2f} GB for 7,096 chunks, "
-        f"{per_chunk * 200_000 / 1e9:.1f} GB for 200,000"
-    )
+    assistant = qa.Assistant.open(ensure_index("multihop", corpus, workdir))
+    encoder = assistant.encoder
+    readers = {
+        "none": ExtractiveReader(encoder),
+        "trained": TrainedReader(encoder),
+        "joint": TrainedReader(encoder, joint=True),
+    }
+    questions = news_questions(MULTIHOP / "dev_questions.jsonl", count)
+    k = DEFAULT_ANSWER_K
+    assistant.respond(questions[0], k=k, answer_k=k, reader=readers["trained"])  # lazy export
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    names = list(readers)
+    for n, q in enumerate(questions):
+        for name in names[n % 3 :] + names[: n % 3]:
+            r = readers[name]
+            _, seconds = timed(lambda q=q, r=r: assistant.respond(q, k=k, answer_k=k, reader=r))
+            times[name].append(seconds)
+    print(f"ask() p50 | p95 over {len(questions)} questions, cold caches, rotated:")
+    p50 = {name: percentile_ms(v, 50) for name, v in times.items()}
+    for name, values in times.items():
+        print(f"  reader {name:8} {p50[name]:6.0f} | {percentile_ms(values, 95):6.0f} ms")
+    for name in ("trained", "joint"):
+        print(f"  p50 ratio {name} / none: {p50[name] / p50['none']:.2f}x")
     return 0
 
 

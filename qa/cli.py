@@ -12,7 +12,8 @@ from typing import Any
 DEFAULT_INDEX = "index"
 _MAX_SKIPPED_SHOWN = 20
 _READER_HELP = (
-    "trained: the trained sentence scorer; none: cosine, key terms and answer kind (default: none)"
+    "trained: the trained sentence scorer; joint: trained plus the joint model (the question "
+    "read against the sentence); none: cosine, key terms and answer kind (default: none)"
 )
 _RERANKER_HELP = (
     "reranker of the fused passages: none (the fused order) or sentence (the trained "
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reader",
         action="append",
-        help="reader to answer with: trained or none (today's scoring); repeat to compare "
+        help="reader to answer with: trained, joint or none (today's scoring); repeat to compare "
         "them in one run (default: the default reader)",
     )
     p.add_argument("--reranker", default="none", help=_RERANKER_HELP)

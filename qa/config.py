@@ -177,6 +177,18 @@ class ReaderSettings:
     # -0.25 (0.095 answerable, 0.339 unanswerable abstained); the training script's -0.0426 was
     # fitted on SQuAD dev-A.
     min_logit: float = -2.0
+    # The joint reader ("joint"): the trained reader plus a model reading the question against
+    # each of the ranker's best sentences (qa/answer/joint.py), made by training/train_joint.py
+    # from the same SQuAD train articles; its combination weights (fitted on SQuAD dev-A) are in
+    # its manifest. Answer when the combined logit is at least joint_min_logit. Fitted on the dev
+    # sets (`bench/reader_eval.py --readers joint`, 2026-12-02; tuned, not held out): the
+    # highest threshold (steps of 0.1) keeping answerable abstained within the caps on
+    # every set: seed 0.023 (cap 0.05; -1.7 gives 0.070), SQuAD dev 0.048 (cap 0.10),
+    # MultiHop-RAG dev 0.031 (cap 0.05). It gives SQuAD 0.130 unanswerable abstained (trained at
+    # -2.0: 0.192 at 0.057 answerable); README, "The joint reader".
+    joint_weights: str = "joint-v1.json"
+    joint_sha256: str = "a1c31b9a8b92f74c098e19b26a79f9592c45abdf09e52d60bb3860403f01fe66"
+    joint_min_logit: float = -1.8
     # The question's focus words (names, figures, dates) the sentence and its neighbours may
     # lack; -1: no such rule (the trained features still weigh them). As hard rules these cost
     # more than they give on the seed set (`bench/reader_eval.py --sets seed --variant ...`, at

@@ -20,6 +20,12 @@ def _trained(encoder: Encoder) -> Reader:
     return TrainedReader(encoder)
 
 
+def _joint(encoder: Encoder) -> Reader:
+    from qa.answer.trained import TrainedReader
+
+    return TrainedReader(encoder, joint=True)
+
+
 def _extractive(encoder: Encoder) -> Reader:
     from qa.answer.extractive import ExtractiveReader
 
@@ -29,6 +35,7 @@ def _extractive(encoder: Encoder) -> Reader:
 READERS: dict[str, Callable[[Encoder], Reader]] = {
     "trained": _trained,  # the trained sentence scorer (qa/answer/trained.py)
     "none": _extractive,  # no trained reader: cosine, key terms and answer kind (extractive.py)
+    "joint": _joint,  # trained + the joint model reading the question against the sentence
 }
 DEFAULT_READER = "none"
 

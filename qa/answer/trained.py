@@ -24,6 +24,7 @@ from qa.answer.analysis import QuestionText, SentenceText
 from qa.answer.evidence import ArticleTerms
 from qa.answer.extractive import _is_statement, abstention
 from qa.answer.features import Candidate, candidate_features
+from qa.answer.joint import JointModel
 from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import SentenceTokenCache
@@ -54,10 +55,19 @@ class TrainedReader:
         encoder: Encoder,
         settings: ReaderSettings = ReaderSettings(),
         answer_settings: AnswerSettings = AnswerSettings(),
+        *,
+        joint: bool = False,
     ) -> None:
         self.settings = settings
         self.gates = answer_settings
         self.scorer = SentenceScorer.load(WEIGHTS_DIR / settings.weights, settings.weights_sha256)
+        # The joint model (qa/answer/joint.py) rescores the ranker's best few sentences.
+        self.joint = (
+            JointModel.load(WEIGHTS_DIR / settings.joint_weights, settings.joint_sha256)
+            if joint
+            else None
+        )
+        self.min_logit = settings.joint_min_logit if joint else settings.min_logit
         self._encoder = encoder
         self._terms = ArticleTerms()
         self.sentences = SentenceTokenCache(
@@ -98,8 +108,10 @@ class TrainedReader:
         rows = np.flatnonzero(allowed)
         top = int(rows[np.argmax(logits[rows])])
         logit = float(self.scorer.answer.logit(question_row(x[rows], logits[rows])[None])[0])
+        if self.joint is not None:
+            top, logit, logits = self._joint_read(qv.tokens, cands, rows, logits, logit)
         confidence = _probability(logit)
-        if logit < self.settings.min_logit and len(q.stems) <= self.settings.max_question_words:
+        if logit < self.min_logit and len(q.stems) <= self.settings.max_question_words:
             reason = unsupported(q, x[top], cands)
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=confidence)
@@ -116,6 +128,28 @@ class TrainedReader:
             notices=notices,
             confidence=confidence,
         )
+
+    def _joint_read(
+        self,
+        q_tokens: np.ndarray,
+        cands: list[Candidate],
+        rows: np.ndarray,
+        logits: np.ndarray,
+        logit: float,
+    ) -> tuple[int, float, np.ndarray]:
+        """(lead, answerability logit, ranking logits) once the joint model has read the
+        ranker's ``top_n`` best allowed sentences: their ranking logits gain ``rank_weight`` x
+        the joint logit, and the answerability logit joins the lead's joint logit (the weights
+        fitted with the model, in its manifest under "combine")."""
+        assert self.joint is not None
+        c = self.joint.manifest["combine"]
+        head = rows[np.argsort(-logits[rows], kind="stable")[: int(c["top_n"])]]
+        joint = self.joint.logits(q_tokens, [cands[i].tokens for i in head.tolist()])
+        logits = logits.astype(np.float64, copy=True)
+        logits[head] += float(c["rank_weight"]) * joint
+        best = int(np.argmax(logits[head]))
+        answer = float(c["v1"]) * logit + float(c["joint"]) * float(joint[best]) + float(c["bias"])
+        return int(head[best]), answer, logits
 
     def _candidates(
         self, q: QuestionText, hits: list[Hit], index: IndexReader
