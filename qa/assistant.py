@@ -83,7 +83,7 @@ class Assistant:
     ) -> Assistant:
         """Load the index at ``location`` (a folder or engine URI) and the model it was built with.
 
-        ``reader``: a ``Reader``, or the name of one (``qa.READERS``: "trained", "none").
+        ``reader``: a ``Reader``, or the name of one (``qa.READERS``: "none", "trained", "joint").
         ``reranker``: a ``Reranker``, or the name of one (``qa.RERANKERS``: "none", "sentence").
 
         Raises:
