@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -107,11 +108,12 @@ class Retriever:
         qvec: np.ndarray | None,
     ) -> np.ndarray:
         """Each id's score from ``scores``, asking the index for the ones a leg did not return."""
-        found = [scores.get(i) for i in ids]
-        out = np.array([0.0 if f is None else f for f in found], dtype=np.float32)
-        missing = [n for n, f in enumerate(found) if f is None]
-        if missing:
-            rest = [ids[n] for n in missing]
+        # NaN marks an id the leg did not return (a leg's scores are numbers: cosines, BM25)
+        found = np.fromiter(map(scores.get, ids, repeat(np.nan)), np.float64, len(ids))
+        out = found.astype(np.float32)
+        missing = np.flatnonzero(np.isnan(found))
+        if len(missing):
+            rest = list(map(ids.__getitem__, missing.tolist()))
             if tokens is not None:
                 out[missing] = self.index.lexical_scores(tokens, rest)
             else:

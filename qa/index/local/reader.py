@@ -29,6 +29,8 @@ _ORDER = {
     "id": "a.id",
 }
 _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
+_NONE = Filters()
+_EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
 
 
 class _Memo:
@@ -91,6 +93,8 @@ class LocalIndex:
             ]
             or [np.zeros(0, bool)]
         )
+        # deleted rows per segment: a dense search asks that segment for as many more
+        self._dead = [0 if m is None else int(len(m) - m.sum()) for m in masks]
         self._ids = ids
         self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
         self._id_array = np.array(ids, dtype=object)
@@ -115,7 +119,7 @@ class LocalIndex:
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
-        self._masks = _Memo(_MEMO)
+        self._masks = _Memo(2 * _MEMO)  # a filter's mask and its live part
         self._bm25 = _Memo(_MEMO)
         self._row_memo = _Memo(_MEMO)
 
@@ -142,26 +146,33 @@ class LocalIndex:
             if not segment.chunk_count:
                 continue
             first = int(self._gen.first[i])
-            dead = segment.chunk_count - int(self._live[first : first + segment.chunk_count].sum())
-            found_scores, found = segment.vectors.search(vector, k + dead)
+            found_scores, found = segment.vectors.search(vector, k + self._dead[i])
             keep = found[0] >= 0
             glob = found[0][keep] + first
-            alive = self._live[glob]
-            scores.append(found_scores[0][keep][alive])
-            rows.append(glob[alive])
+            if self._dead[i]:
+                alive = self._live[glob]
+                scores.append(found_scores[0][keep][alive])
+                rows.append(glob[alive])
+            else:
+                scores.append(found_scores[0][keep])
+                rows.append(glob)
         if not rows:
             return {}
         all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
         top = np.lexsort((all_rows, -all_scores))[:k]
         all_scores, all_rows = all_scores[top], all_rows[top]
-        keep = self._allowed(filters)[all_rows]
-        return dict(zip(self._id_array[all_rows[keep]].tolist(), all_scores[keep].tolist()))
+        if filters != _NONE:
+            keep = self._allowed(filters)[all_rows]
+            all_scores, all_rows = all_scores[keep], all_rows[keep]
+        return dict(zip(self._id_array[all_rows].tolist(), all_scores.tolist()))
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._catalog.chunks:
             return {}
         scores = self._scores(terms)
-        rows = _top(np.where(self._allowed(filters) & self._live, scores, -1.0), k)
+        searchable = self._searchable(filters)
+        # every row searchable: the scores as they are (the same values np.where would copy)
+        rows = _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
         return dict(zip(self._id_array[rows].tolist(), scores[rows].tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
@@ -188,6 +199,9 @@ class LocalIndex:
         out = np.zeros(len(rows), dtype=np.float64)
         if not len(rows):
             return out
+        if len(self._gen.segments) == 1:
+            out[:] = score(self._gen.segments[0], rows)
+            return out
         seg = self._gen.locate(rows)
         for i in np.unique(seg).tolist():
             at = np.flatnonzero(seg == i)
@@ -198,7 +212,7 @@ class LocalIndex:
         given = list(ids)
         rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
         at = np.argsort(rows, kind="stable")
-        ordered = [given[i] for i in at.tolist()]
+        ordered = list(map(given.__getitem__, at.tolist()))
         self._row_memo.get(tuple(ordered), lambda: rows[at])  # what the next calls will ask
         return ordered
 
@@ -300,6 +314,16 @@ class LocalIndex:
     def _allowed(self, filters: Filters) -> np.ndarray:
         """Per chunk row: whether its article passes ``filters``."""
         return self._masks.get(filters, lambda: self._mask(filters))
+
+    def _searchable(self, filters: Filters) -> np.ndarray | None:
+        """Per chunk row: live and passing ``filters``; None when every row is (kept)."""
+
+        def make() -> np.ndarray:
+            both = self._allowed(filters) & self._live
+            return _EVERY if both.all() else both
+
+        found = self._masks.get(("searchable", filters), make)
+        return None if found is _EVERY else found
 
     def _mask(self, filters: Filters) -> np.ndarray:
         ok = np.ones(len(self._article_id_array), dtype=bool)
