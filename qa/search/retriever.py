@@ -91,7 +91,9 @@ class Retriever:
         s = self.settings
         lexical = self.index.lexical(tokens, s.candidates, filters) if mode != "dense" else {}
         near = self.index.dense(qvec, s.dense_candidates, filters)
-        found = set(lexical) | (set(near) if mode != "bm25" else set())
+        found = set(lexical)
+        if mode != "bm25":
+            found.update(near)
         if mode == "hybrid":
             for outlet in plan.outlets:
                 lane = filters.within(outlet)

@@ -244,7 +244,7 @@ class LexicalIndex:
         out = np.zeros(self.size, dtype=np.float32)
         for token in tokens:
             for rows, weight in self._postings(token):
-                out[rows] += weight
+                np.add.at(out, rows, weight)  # rows are unique per term; add.at is faster
         return out
 
     def _postings(self, token: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:

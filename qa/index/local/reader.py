@@ -30,6 +30,7 @@ _ORDER = {
 }
 _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
 _NONE = Filters()
+_RECENT_ROWS = 20_000  # rows remembered from the legs of a search (one asks for about 1,000)
 _EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
 
 
@@ -120,6 +121,7 @@ class LocalIndex:
             built_at=self.manifest.built_at or None,
         )
         self._masks = _Memo(2 * _MEMO)  # a filter's mask and its live part
+        self._recent = _Recent()
         self._bm25 = _Memo(_MEMO)
         self._row_memo = _Memo(_MEMO)
 
@@ -164,7 +166,7 @@ class LocalIndex:
         if filters != _NONE:
             keep = self._allowed(filters)[all_rows]
             all_scores, all_rows = all_scores[keep], all_rows[keep]
-        return dict(zip(self._id_array[all_rows].tolist(), all_scores.tolist()))
+        return self._returned(all_rows, all_scores)
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._catalog.chunks:
@@ -173,7 +175,16 @@ class LocalIndex:
         searchable = self._searchable(filters)
         # every row searchable: the scores as they are (the same values np.where would copy)
         rows = _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
-        return dict(zip(self._id_array[rows].tolist(), scores[rows].tolist()))
+        return self._returned(rows, scores[rows])
+
+    def _returned(self, rows: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+        """{chunk id: score} of a leg, the rows remembered for this thread's next order()."""
+        ids = self._id_array[rows].tolist()
+        legs = self._recent.legs
+        if len(legs) > _RECENT_ROWS:  # legs asked without an order() after them
+            legs.clear()
+        legs.update(zip(ids, rows.tolist()))
+        return dict(zip(ids, scores.tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         return self._scores(terms)[self._rows(ids)]
@@ -210,7 +221,11 @@ class LocalIndex:
 
     def order(self, ids: Sequence[str]) -> list[str]:
         given = list(ids)
-        rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
+        recent = self._recent
+        # the legs just returned these ids: their rows are at hand (a cold lookup in the map of
+        # every chunk id costs more than the search around it at 200k chunks)
+        rows = _lookup(recent.legs, self._row, given)
+        recent.last, recent.legs = recent.legs, {}
         at = np.argsort(rows, kind="stable")
         ordered = list(map(given.__getitem__, at.tolist()))
         self._row_memo.get(tuple(ordered), lambda: rows[at])  # what the next calls will ask
@@ -227,7 +242,14 @@ class LocalIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
-        return self._gen.chunks_at([self._row[i] for i in ids if i in self._row])
+        last, rows = self._recent.last, []
+        for i in ids:
+            row = last.get(i)
+            if row is None:
+                row = self._row.get(i)
+            if row is not None:
+                rows.append(row)
+        return self._gen.chunks_at(rows)
 
     def article(self, article_id: str) -> Article | None:
         home = self._home.get(article_id)
@@ -303,9 +325,7 @@ class LocalIndex:
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         """The rows of ``ids`` (a question asks this of its candidates several times: kept)."""
         key = tuple(ids)
-        return self._row_memo.get(
-            key, lambda: np.fromiter(map(self._row.__getitem__, key), np.int64, len(key))
-        )
+        return self._row_memo.get(key, lambda: _lookup(self._recent.last, self._row, key))
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
@@ -355,6 +375,25 @@ def _article_where(query: ArticleQuery) -> tuple[str, tuple[object, ...]]:
         clauses.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
         args.append(f.until)
     return " AND ".join(clauses), tuple(args)
+
+
+class _Recent(threading.local):
+    """Per thread: the rows of the ids the legs of its current search returned (``legs``),
+    and of its last ``order()`` (``last``): small maps, where the rows of a question's
+    candidates are found without touching the map of every chunk."""
+
+    def __init__(self) -> None:
+        self.legs: dict[str, int] = {}
+        self.last: dict[str, int] = {}
+
+
+def _lookup(near: dict[str, int], every: dict[str, int], ids: Sequence[str]) -> np.ndarray:
+    """The rows of ``ids`` from ``near`` when it holds them all, else from ``every``
+    (KeyError for an id that is not a live chunk)."""
+    try:
+        return np.fromiter(map(near.__getitem__, ids), np.int64, len(ids))
+    except KeyError:
+        return np.fromiter(map(every.__getitem__, ids), np.int64, len(ids))
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
