@@ -97,6 +97,7 @@ class LocalIndex:
         # deleted rows per segment: a dense search asks that segment for as many more
         self._dead = [0 if m is None else int(len(m) - m.sum()) for m in masks]
         self._ids = ids
+        self._articles = articles  # metadata of every stored article (no text), by position
         self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
         self._id_array = np.array(ids, dtype=object)
         self._article_id_array = np.array([a["id"] for a in articles], dtype=str)
@@ -228,9 +229,10 @@ class LocalIndex:
             # ``ids`` are usually what this thread's legs just returned: their rows are at hand
             # (a cold lookup in the map of every chunk id costs ~1 ms a search at 200k chunks)
             rows = np.unique(np.concatenate(legs))
-            if len(rows) == len(given):
+            asked = ids if isinstance(ids, (set, frozenset)) else set(given)
+            if len(rows) == len(asked) == len(given):
                 ordered = self._id_array[rows].tolist()
-                if set(ordered) != set(given):
+                if not asked.issuperset(ordered):  # the same ids (unique rows, equal counts)
                     ordered = None
         if ordered is None:
             rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
@@ -251,15 +253,23 @@ class LocalIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
-        near = self._recent.near()
-        rows = []
-        for i in ids:
-            row = near.get(i)
-            if row is None:
-                row = self._row.get(i)
-            if row is not None:
-                rows.append(row)
-        return self._gen.chunks_at(rows)
+        near, every = self._recent.near(), self._row
+        rows = [r for r in (near.get(i) or every.get(i) for i in ids) if r is not None]
+        if len(self._gen.segments) != 1:
+            return self._gen.chunks_at(rows)
+        # one segment: the chunk texts from SQLite, their article's metadata from the rows read
+        # when the index was opened (fewer columns to fetch and convert)
+        found = self._gen.segments[0].chunk_texts_at(rows)
+        owners = self._row_article[rows].tolist() if rows else []
+        out = []
+        for row, owner in zip(rows, owners):
+            text = found.get(row)
+            if text is not None:
+                a = self._articles[owner]
+                out.append(
+                    StoredChunk(*text, a["title"], a["source"], a["published"], a["url"], a["path"])
+                )
+        return out
 
     def article(self, article_id: str) -> Article | None:
         home = self._home.get(article_id)
