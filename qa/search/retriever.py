@@ -132,10 +132,11 @@ class Retriever:
     ) -> list[Hit]:
         """The best ``max(pool_per_k * k, min_pool)`` candidates as hits, best first."""
         depth = max(k * self.settings.pool_per_k, self.settings.min_pool)
-        order = np.argsort(-score, kind="stable")[:depth].tolist()
-        chunks = {c.id: c for c in self.index.chunks([ids[i] for i in order])}
+        at = np.argsort(-score, kind="stable")[:depth]
+        chosen = [ids[i] for i in at.tolist()]
+        chunks = {c.id: c for c in self.index.chunks(chosen)}
         return [
-            Hit(chunks[ids[i]], float(score[i]), float(dense[i]), float(bm25[i]))
-            for i in order
-            if ids[i] in chunks
+            Hit(chunks[i], s, d, b)
+            for i, s, d, b in zip(chosen, score[at].tolist(), dense[at].tolist(), bm25[at].tolist())
+            if i in chunks
         ]
