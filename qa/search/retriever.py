@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -90,7 +91,9 @@ class Retriever:
         s = self.settings
         lexical = self.index.lexical(tokens, s.candidates, filters) if mode != "dense" else {}
         near = self.index.dense(qvec, s.dense_candidates, filters)
-        found = set(lexical) | (set(near) if mode != "bm25" else set())
+        found = set(lexical)
+        if mode != "bm25":
+            found.update(near)
         if mode == "hybrid":
             for outlet in plan.outlets:
                 lane = filters.within(outlet)
@@ -107,11 +110,12 @@ class Retriever:
         qvec: np.ndarray | None,
     ) -> np.ndarray:
         """Each id's score from ``scores``, asking the index for the ones a leg did not return."""
-        found = [scores.get(i) for i in ids]
-        out = np.array([0.0 if f is None else f for f in found], dtype=np.float32)
-        missing = [n for n, f in enumerate(found) if f is None]
-        if missing:
-            rest = [ids[n] for n in missing]
+        # NaN marks an id the leg did not return (a leg's scores are numbers: cosines, BM25)
+        found = np.fromiter(map(scores.get, ids, repeat(np.nan)), np.float64, len(ids))
+        out = found.astype(np.float32)
+        missing = np.flatnonzero(np.isnan(found))
+        if len(missing):
+            rest = list(map(ids.__getitem__, missing.tolist()))
             if tokens is not None:
                 out[missing] = self.index.lexical_scores(tokens, rest)
             else:
@@ -128,10 +132,11 @@ class Retriever:
     ) -> list[Hit]:
         """The best ``max(pool_per_k * k, min_pool)`` candidates as hits, best first."""
         depth = max(k * self.settings.pool_per_k, self.settings.min_pool)
-        order = np.argsort(-score, kind="stable")[:depth].tolist()
-        chunks = {c.id: c for c in self.index.chunks([ids[i] for i in order])}
+        at = np.argsort(-score, kind="stable")[:depth]
+        chosen = [ids[i] for i in at.tolist()]
+        chunks = {c.id: c for c in self.index.chunks(chosen)}
         return [
-            Hit(chunks[ids[i]], float(score[i]), float(dense[i]), float(bm25[i]))
-            for i in order
-            if ids[i] in chunks
+            Hit(chunks[i], s, d, b)
+            for i, s, d, b in zip(chosen, score[at].tolist(), dense[at].tolist(), bm25[at].tolist())
+            if i in chunks
         ]

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +36,11 @@ from qa.text.tokens import tokenize
 FORMAT = 1
 _K1, _B = float(BM25_PARAMS["k1"]), float(BM25_PARAMS["b"])
 _BATCH = 5000  # texts tokenized at a time while building
+# Posting weights kept per generation for the terms asked most recently: 32 MB, what bm25s held
+# for every term at 200,000 chunks before segments (8.3M postings x float32). A kept term costs
+# one scatter-add of its postings instead of five array passes (bench/compare_revisions.py).
+WEIGHT_CACHE_BYTES = 32 * 2**20
+_DF_TERMS = 100_000  # document frequencies kept (a few MB), emptied when full
 
 
 class TermCounts:
@@ -200,12 +207,20 @@ class LexicalIndex:
         # as bm25s: np.mean of the lengths (an exact integer sum, then one division)
         self._avgdl = np.float64(total) / self.live if self.live else np.float64(1.0)
         self._norms: list[np.ndarray | None] = [None] * len(self._parts)
+        self._dfs: dict[str, int] = {}
+        self._weights = _Weights(WEIGHT_CACHE_BYTES)
 
     def _df(self, term: str) -> int:
-        df = 0
-        for counts, _, mask in self._parts:
-            rows, _ = counts.postings(term)
-            df += len(rows) if mask is None else int(mask[rows].sum())
+        """Live chunks holding ``term`` (kept: ``idf`` and ``scores_of`` ask for the same terms)."""
+        df = self._dfs.get(term)
+        if df is None:
+            df = 0
+            for counts, _, mask in self._parts:
+                rows, _ = counts.postings(term)
+                df += len(rows) if mask is None else int(mask[rows].sum())
+            if len(self._dfs) >= _DF_TERMS:  # any text can be asked: bound what is kept
+                self._dfs.clear()
+            self._dfs[term] = df
         return df
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
@@ -228,9 +243,19 @@ class LexicalIndex:
         """BM25 score of every global row (0 for deleted rows) for tokenized query terms."""
         out = np.zeros(self.size, dtype=np.float32)
         for token in tokens:
-            df = self._df(token)
-            if not df:
-                continue
+            for rows, weight in self._postings(token):
+                np.add.at(out, rows, weight)  # rows are unique per term; add.at is faster
+        return out
+
+    def _postings(self, token: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """Per segment: the global rows of the live chunks holding ``token`` and the float32
+        BM25 weight of each (empty for a term no live chunk holds); recent terms are kept."""
+        found = self._weights.get(token)
+        if found is not None:
+            return found
+        parts = []
+        df = self._df(token)
+        if df:
             idf = np.float32(math.log(1 + (self.live - df + 0.5) / (df + 0.5)))
             for i, (counts, first, mask) in enumerate(self._parts):
                 rows, tf = counts.postings(token)
@@ -241,5 +266,43 @@ class LexicalIndex:
                     continue
                 tf32 = tf.astype(np.float32)
                 weight = (idf * (tf32 / (tf32 + self._norm(i)[rows]))).astype(np.float32)
-                out[rows.astype(np.int64) + first] += weight
-        return out
+                parts.append((rows.astype(np.int64) + first if first else rows, weight))
+        found = tuple(parts)
+        self._weights.put(token, found)
+        return found
+
+
+class _Weights:
+    """Posting weights of recently asked terms within a byte budget, least recent dropped
+    first (they depend only on the generation's counts, so keeping them never changes a score)."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._items: OrderedDict[str, tuple[tuple[np.ndarray, np.ndarray], ...]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, term: str) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
+        with self._lock:
+            found = self._items.get(term)
+            if found is not None:
+                self._items.move_to_end(term)
+            return found
+
+    def put(self, term: str, parts: tuple[tuple[np.ndarray, np.ndarray], ...]) -> None:
+        size = _size(parts)
+        if size > self._budget:
+            return
+        with self._lock:
+            if term in self._items:
+                return
+            self._items[term] = parts
+            self._bytes += size
+            while self._bytes > self._budget:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= _size(dropped)
+
+
+def _size(parts: tuple[tuple[np.ndarray, np.ndarray], ...]) -> int:
+    """Bytes held by kept postings (rows that are views of the term counts cost nothing)."""
+    return 100 + sum(w.nbytes + (r.nbytes if r.flags.owndata else 0) for r, w in parts)

@@ -295,6 +295,8 @@ class Generation:
 
     def chunks_at(self, rows: list[int]) -> list[StoredChunk]:
         """Chunks at the given global rows, in the same order (unknown rows left out)."""
+        if len(self.segments) == 1:  # global rows are the segment's rows
+            return self.segments[0].chunks_at(list(rows))
         rows_a = np.asarray(rows, dtype=np.int64)
         found: dict[int, StoredChunk] = {}
         if len(rows_a):

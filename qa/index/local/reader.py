@@ -29,6 +29,9 @@ _ORDER = {
     "id": "a.id",
 }
 _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
+_NONE = Filters()
+_RECENT_LEGS = 64  # legs remembered for the next order() (a search asks two, plus one per outlet)
+_EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
 
 
 class _Memo:
@@ -91,7 +94,10 @@ class LocalIndex:
             ]
             or [np.zeros(0, bool)]
         )
+        # deleted rows per segment: a dense search asks that segment for as many more
+        self._dead = [0 if m is None else int(len(m) - m.sum()) for m in masks]
         self._ids = ids
+        self._articles = articles  # metadata of every stored article (no text), by position
         self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
         self._id_array = np.array(ids, dtype=object)
         self._article_id_array = np.array([a["id"] for a in articles], dtype=str)
@@ -115,7 +121,8 @@ class LocalIndex:
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
-        self._masks = _Memo(_MEMO)
+        self._masks = _Memo(2 * _MEMO)  # a filter's mask and its live part
+        self._recent = _Recent()
         self._bm25 = _Memo(_MEMO)
         self._row_memo = _Memo(_MEMO)
 
@@ -142,27 +149,43 @@ class LocalIndex:
             if not segment.chunk_count:
                 continue
             first = int(self._gen.first[i])
-            dead = segment.chunk_count - int(self._live[first : first + segment.chunk_count].sum())
-            found_scores, found = segment.vectors.search(vector, k + dead)
+            found_scores, found = segment.vectors.search(vector, k + self._dead[i])
             keep = found[0] >= 0
             glob = found[0][keep] + first
-            alive = self._live[glob]
-            scores.append(found_scores[0][keep][alive])
-            rows.append(glob[alive])
+            if self._dead[i]:
+                alive = self._live[glob]
+                scores.append(found_scores[0][keep][alive])
+                rows.append(glob[alive])
+            else:
+                scores.append(found_scores[0][keep])
+                rows.append(glob)
         if not rows:
             return {}
         all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
         top = np.lexsort((all_rows, -all_scores))[:k]
         all_scores, all_rows = all_scores[top], all_rows[top]
-        keep = self._allowed(filters)[all_rows]
-        return dict(zip(self._id_array[all_rows[keep]].tolist(), all_scores[keep].tolist()))
+        if filters != _NONE:
+            keep = self._allowed(filters)[all_rows]
+            all_scores, all_rows = all_scores[keep], all_rows[keep]
+        return self._returned(all_rows, all_scores)
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._catalog.chunks:
             return {}
         scores = self._scores(terms)
-        rows = _top(np.where(self._allowed(filters) & self._live, scores, -1.0), k)
-        return dict(zip(self._id_array[rows].tolist(), scores[rows].tolist()))
+        searchable = self._searchable(filters)
+        # every row searchable: the scores as they are (the same values np.where would copy)
+        rows = _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
+        return self._returned(rows, scores[rows])
+
+    def _returned(self, rows: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+        """{chunk id: score} of a leg, the rows remembered for this thread's next order()."""
+        ids = self._id_array[rows].tolist()
+        legs = self._recent.legs
+        if len(legs) >= _RECENT_LEGS:  # legs asked without an order() after them
+            legs.clear()
+        legs.append(rows)
+        return dict(zip(ids, scores.tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         return self._scores(terms)[self._rows(ids)]
@@ -188,6 +211,9 @@ class LocalIndex:
         out = np.zeros(len(rows), dtype=np.float64)
         if not len(rows):
             return out
+        if len(self._gen.segments) == 1:
+            out[:] = score(self._gen.segments[0], rows)
+            return out
         seg = self._gen.locate(rows)
         for i in np.unique(seg).tolist():
             at = np.flatnonzero(seg == i)
@@ -196,10 +222,24 @@ class LocalIndex:
 
     def order(self, ids: Sequence[str]) -> list[str]:
         given = list(ids)
-        rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
-        at = np.argsort(rows, kind="stable")
-        ordered = [given[i] for i in at.tolist()]
-        self._row_memo.get(tuple(ordered), lambda: rows[at])  # what the next calls will ask
+        recent = self._recent
+        legs, recent.legs = recent.legs, []
+        ordered = None
+        if legs:
+            # ``ids`` are usually what this thread's legs just returned: their rows are at hand
+            # (a cold lookup in the map of every chunk id costs ~1 ms a search at 200k chunks)
+            rows = np.unique(np.concatenate(legs))
+            asked = ids if isinstance(ids, (set, frozenset)) else set(given)
+            if len(rows) == len(asked) == len(given):
+                ordered = self._id_array[rows].tolist()
+                if not asked.issuperset(ordered):  # the same ids (unique rows, equal counts)
+                    ordered = None
+        if ordered is None:
+            rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
+            at = np.argsort(rows, kind="stable")
+            ordered, rows = list(map(given.__getitem__, at.tolist())), rows[at]
+        recent.ordered, recent.rows, recent.position = ordered, rows, None
+        self._row_memo.get(tuple(ordered), lambda: rows)  # what the next calls will ask
         return ordered
 
     def refs(self, ids: Sequence[str]) -> ChunkRefs:
@@ -213,7 +253,23 @@ class LocalIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
-        return self._gen.chunks_at([self._row[i] for i in ids if i in self._row])
+        near, every = self._recent.near(), self._row
+        rows = [r for r in (near.get(i) or every.get(i) for i in ids) if r is not None]
+        if len(self._gen.segments) != 1:
+            return self._gen.chunks_at(rows)
+        # one segment: the chunk texts from SQLite, their article's metadata from the rows read
+        # when the index was opened (fewer columns to fetch and convert)
+        found = self._gen.segments[0].chunk_texts_at(rows)
+        owners = self._row_article[rows].tolist() if rows else []
+        out = []
+        for row, owner in zip(rows, owners):
+            text = found.get(row)
+            if text is not None:
+                a = self._articles[owner]
+                out.append(
+                    StoredChunk(*text, a["title"], a["source"], a["published"], a["url"], a["path"])
+                )
+        return out
 
     def article(self, article_id: str) -> Article | None:
         home = self._home.get(article_id)
@@ -289,9 +345,7 @@ class LocalIndex:
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         """The rows of ``ids`` (a question asks this of its candidates several times: kept)."""
         key = tuple(ids)
-        return self._row_memo.get(
-            key, lambda: np.fromiter(map(self._row.__getitem__, key), np.int64, len(key))
-        )
+        return self._row_memo.get(key, lambda: _lookup(self._recent.near(), self._row, key))
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
@@ -300,6 +354,16 @@ class LocalIndex:
     def _allowed(self, filters: Filters) -> np.ndarray:
         """Per chunk row: whether its article passes ``filters``."""
         return self._masks.get(filters, lambda: self._mask(filters))
+
+    def _searchable(self, filters: Filters) -> np.ndarray | None:
+        """Per chunk row: live and passing ``filters``; None when every row is (kept)."""
+
+        def make() -> np.ndarray:
+            both = self._allowed(filters) & self._live
+            return _EVERY if both.all() else both
+
+        found = self._masks.get(("searchable", filters), make)
+        return None if found is _EVERY else found
 
     def _mask(self, filters: Filters) -> np.ndarray:
         ok = np.ones(len(self._article_id_array), dtype=bool)
@@ -331,6 +395,33 @@ def _article_where(query: ArticleQuery) -> tuple[str, tuple[object, ...]]:
         clauses.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
         args.append(f.until)
     return " AND ".join(clauses), tuple(args)
+
+
+class _Recent(threading.local):
+    """Per thread: the rows of the legs of its current search (``legs``) and its last
+    ``order()``, where the rows of a question's candidates are found without touching the map
+    of every chunk id."""
+
+    def __init__(self) -> None:
+        self.legs: list[np.ndarray] = []
+        self.ordered: list[str] = []
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.position: dict[str, int] | None = None
+
+    def near(self) -> dict[str, int]:
+        """{chunk id: row} of the last ``order()`` (made on first use)."""
+        if self.position is None:
+            self.position = dict(zip(self.ordered, self.rows.tolist()))
+        return self.position
+
+
+def _lookup(near: dict[str, int], every: dict[str, int], ids: Sequence[str]) -> np.ndarray:
+    """The rows of ``ids`` from ``near`` when it holds them all, else from ``every``
+    (KeyError for an id that is not a live chunk)."""
+    try:
+        return np.fromiter(map(near.__getitem__, ids), np.int64, len(ids))
+    except KeyError:
+        return np.fromiter(map(every.__getitem__, ids), np.int64, len(ids))
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:

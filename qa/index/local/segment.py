@@ -310,6 +310,21 @@ class Segment:
             found.update(self._chunks(f"c.row IN ({','.join('?' * len(part))})", part))
         return [found[r] for r in rows if r in found]
 
+    def chunk_texts_at(self, rows: list[int]) -> dict[int, tuple[str, str, int, int, str]]:
+        """(id, article id, start, end, text) of the chunks at ``rows``, by row (unknown rows
+        left out): what a reader holding the articles' metadata still needs."""
+        found = {}
+        for begin in range(0, len(rows), 900):  # SQLite's bound-parameter limit
+            part = tuple(rows[begin : begin + 900])
+            sql = (
+                "SELECT c.row, c.id, c.article_id, c.start_char, c.end_char, "
+                "substr(a.text, c.start_char + 1, c.end_char - c.start_char) "
+                "FROM chunks c JOIN articles a ON a.id = c.article_id "
+                f"WHERE c.row IN ({','.join('?' * len(part))})"
+            )
+            found.update((r[0], r[1:]) for r in self._all(sql, part))
+        return found
+
     def chunk_texts(self, step: int = 5000) -> list[str]:
         out: list[str] = []
         for begin in range(0, self.chunk_count, step):
