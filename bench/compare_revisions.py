@@ -3,7 +3,9 @@
 Runs this working tree and a git revision (default HEAD) as two worker processes over the same
 index and the same questions, one question to each in turn (so machine load hits both alike),
 and prints how many questions got identical top-k hits (chunk ids, and scores to 1e-6) and
-identical answers (``Answer.to_dict()``), with the latency of each side.
+identical answers (``Answer.to_dict()``, on the fields both revisions have), with the latency of
+each side and their ratio. With a clean tree and the default ``--baseline HEAD`` both sides run
+the same code: the ratios then show the noise of the machine.
 
     .venv/bin/python bench/compare_revisions.py INDEX --baseline 64ec567
     .venv/bin/python bench/compare_revisions.py INDEX --synthetic 200000 --count 200
@@ -126,7 +128,17 @@ def _same_hits(a: dict, b: dict) -> bool:
 
 
 def _same_answer(a: dict, b: dict) -> bool:
-    return json.dumps(a["answer"], sort_keys=True) == json.dumps(b["answer"], sort_keys=True)
+    """Equal on the answer fields both revisions have (a newer one may add a field)."""
+    shared = sorted(a["answer"].keys() & b["answer"].keys())
+    return json.dumps([a["answer"][key] for key in shared]) == json.dumps(
+        [b["answer"][key] for key in shared]
+    )
+
+
+def _one_sided(old: list[dict], new: list[dict]) -> list[str]:
+    """Answer fields only one side has (left out of the comparison)."""
+    keys = [(set(a["answer"]), set(b["answer"])) for a, b in zip(old, new)]
+    return sorted({key for x, y in keys for key in x ^ y})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,14 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"identical top-{args.k} ids and scores (1e-6): {hits}/{len(questions)}")
     print(f"identical retrieve() passages:            {passages}/{len(questions)}")
     print(f"identical ask() answers:                   {answers}/{len(questions)}")
+    if one_sided := _one_sided(old, new):
+        print(f"  (answer fields only one side has, not compared: {', '.join(one_sided)})")
     print(f"largest score difference among same ranks: {worst:.2e}")
-    print(f"{'ms':10}{'baseline p50':>14}{'p95':>8}{'current p50':>14}{'p95':>8}")
+    print(
+        f"{'ms':10}{'baseline p50':>14}{'p95':>8}{'current p50':>14}{'p95':>8}"
+        f"{'p50 ratio':>11}{'p95 ratio':>11}"
+    )
     for key in ("search", "retrieve", "ask"):
         a = [r[key] for r in old]
         b = [r[key] for r in new]
         print(
             f"{key:10}{percentile_ms(a, 50):>14.1f}{percentile_ms(a, 95):>8.1f}"
             f"{percentile_ms(b, 50):>14.1f}{percentile_ms(b, 95):>8.1f}"
+            f"{percentile_ms(b, 50) / percentile_ms(a, 50):>11.3f}"
+            f"{percentile_ms(b, 95) / percentile_ms(a, 95):>11.3f}"
         )
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.out:
