@@ -192,6 +192,7 @@ def load_corpus(
     return LoadResult(tuple(articles), tuple(skipped), tuple(reused), new_stamps, tuple(notes))
 
 
+_BLOCK_BYTES = 4 << 20  # a .jsonl file is read this much at a time
 _RACY_NS = 2_000_000_000  # a file modified this close to the load may change again unseen
 
 
@@ -688,40 +689,43 @@ def _load_jsonl(
     lineno = first_line - 1
     with file.open("rb") as fh:
         fh.seek(offset)
-        for lineno, raw in enumerate(fh, start=first_line):
+        while block := fh.readlines(_BLOCK_BYTES):  # whole lines, a few MB at a time
             if update is not None:
-                update(raw)
-            if raw.isspace():
-                continue
-            records += 1
-            digest = blake(raw.rstrip(b"\r\n"), digest_size=16).digest()
-            i = where.get(digest)
-            if i is not None and (owns[i] or numbers[i] == lineno):
-                run.pairs.append(pairs[i])
-                run.lines.digests.append(digest)
-                run.lines.numbers.append(lineno)
-                run.lines.own.append(owns[i])
-                continue
-            if run.pairs:
-                yield run
-                run = _Run()
-            try:
-                if len(raw) > max_file_mb * 1_000_000:
-                    raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
-                text, encoding = _decode(raw)
-                if encoding and not noted:
-                    noted = True
-                    yield f"decoded as {encoding} (line {lineno} first)"
-                record = json.loads(text)
-                article = _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
-                own = isinstance(record, dict) and record.get("id") not in (None, "")
-                yield _Line(digest, lineno, own, article)
-            except json.JSONDecodeError as exc:
-                yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
-            except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
-                yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
-            except _Bad as exc:
-                yield Skipped(rel, str(exc), lineno)
+                update(b"".join(block))
+            digests = [blake(raw.rstrip(b"\r\n"), digest_size=16).digest() for raw in block]
+            for raw, digest, i in zip(block, digests, map(where.get, digests)):
+                lineno += 1
+                if i is not None and (owns[i] or numbers[i] == lineno):
+                    records += 1
+                    run.pairs.append(pairs[i])
+                    run.lines.digests.append(digest)
+                    run.lines.numbers.append(lineno)
+                    run.lines.own.append(owns[i])
+                    continue
+                if raw.isspace():
+                    continue
+                records += 1
+                if run.pairs:
+                    yield run
+                    run = _Run()
+                try:
+                    if len(raw) > max_file_mb * 1_000_000:
+                        raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
+                    text, encoding = _decode(raw)
+                    if encoding and not noted:
+                        noted = True
+                        yield f"decoded as {encoding} (line {lineno} first)"
+                    record = json.loads(text)
+                    default_id = f"{_article_id(rel)}#{lineno}"
+                    article = _from_record(record, rel, default_id, max_file_mb)
+                    own = isinstance(record, dict) and record.get("id") not in (None, "")
+                    yield _Line(digest, lineno, own, article)
+                except json.JSONDecodeError as exc:
+                    yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
+                except (ValueError, RecursionError) as exc:  # nesting too deep, a long number
+                    yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
+                except _Bad as exc:
+                    yield Skipped(rel, str(exc), lineno)
     if run.pairs:
         yield run
     if counted is not None:
