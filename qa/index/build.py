@@ -172,13 +172,14 @@ def _build(
         notes=loaded.notes,
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
+    early = None
     if (
         previous
         and not rewrite
         and previous.complete
         and _same_setup(previous, encoder, model, backend, overlap_tokens)
     ):
-        diff = _diff(loaded, previous.articles, live_ids)
+        diff = early = _diff(loaded, previous.articles, live_ids)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
         if not diff["added"] and not diff["updated"]:
@@ -191,7 +192,10 @@ def _build(
     if replace and loaded.reused:  # everything is written again: every article is needed
         loaded = load_all()
     same_old = previous is not None and old is previous.articles
-    diff = _diff(loaded, old, live_ids if same_old else None)
+    if early is not None and same_old and not replace:
+        diff = early  # the same load against the same articles
+    else:
+        diff = _diff(loaded, old, live_ids if same_old else None)
     changed = set(diff["added"]) | set(diff["updated"])
     todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
     chunks = _chunk_all(
