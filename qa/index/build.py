@@ -94,7 +94,13 @@ def build_index(
         known = stamps.load(corpus) if previous and previous.complete and not rewrite else None
         loaded = load_corpus(corpus, max_file_mb=max_file_mb, stamps=known)
         # stamps saved by the build that left this generation live describe it: not checked
-        trusted = known is not None and stamps.generation == previous.name and not verify
+        # (an engine whose version names repeat, "v1" after a wipe, is always checked)
+        trusted = (
+            known is not None
+            and getattr(writer, "unique_names", False)
+            and stamps.generation == previous.name
+            and not verify
+        )
         live_ids = stamps.article_ids() if trusted else None
         if loaded.reused and not (trusted or _vouched(loaded, previous)):
             loaded = load_corpus(corpus, max_file_mb=max_file_mb)  # the stamps were wrong

@@ -33,6 +33,10 @@ AUTO_MERGE_SEGMENTS = 10
 class LocalWriter:
     """Writes generations into ``folder`` under its build lock (use as a context manager)."""
 
+    # generation names carry the time and random digits: never one of an earlier index at the
+    # same place, so stamps that name the live generation were saved by the build that wrote it
+    unique_names = True
+
     def __init__(self, folder: str | Path) -> None:
         self.location = str(folder)
         self.folder = Path(folder)
