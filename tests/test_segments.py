@@ -218,3 +218,27 @@ def test_lines_that_only_moved_are_reused_and_an_edit_below_them_is_seen(tmp_pat
     _age(corpus)
     again = qa.build_index(corpus, index, encoder=encoder)
     assert again.updated == ("j2",) and not again.added and not again.removed
+
+
+def test_stamps_saved_for_another_generation_are_checked_article_by_article(tmp_path, encoder):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    lines = [json.dumps({"id": f"j{n}", "text": f"Report number {n} on the port."}) for n in "012"]
+    path = corpus / "many.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    _age(corpus)
+    first = qa.build_index(corpus, index, encoder=encoder)
+    store = FileStamps(index / "cache" / "files.sqlite", corpus, DEFAULT_MAX_FILE_MB)
+    store.load(corpus)
+    assert store.generation == first.generation  # tied to what the build left live
+    saved, before = (index / "cache" / "files.sqlite").read_bytes(), path.stat()
+    path.write_text(path.read_text().replace("number 1 ", "number one "))
+    _age(corpus)
+    assert qa.build_index(corpus, index, encoder=encoder).updated == ("j1",)
+    # the first version's file and stamps come back (as after a build killed before saving
+    # its stamps): they name another generation, so their articles are checked and j1 found
+    (index / "cache" / "files.sqlite").write_bytes(saved)
+    path.write_text("\n".join(lines) + "\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = qa.build_index(corpus, index, encoder=encoder)
+    assert again.updated == ("j1",) and len(again.unchanged) == 2

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,16 @@ def build_index(
         stamps = FileStamps(Path(writer.cache_path()).parent / "files.sqlite", corpus, max_file_mb)
         known = stamps.load(corpus) if previous and previous.complete and not rewrite else None
         loaded = load_corpus(corpus, max_file_mb=max_file_mb, stamps=known)
-        if loaded.reused and not _vouched(loaded, previous):
+        # stamps saved by the build that left this generation live describe it: not checked
+        # (an engine whose version names repeat, "v1" after a wipe, is always checked)
+        trusted = (
+            known is not None
+            and getattr(writer, "unique_names", False)
+            and stamps.generation == previous.name
+            and not verify
+        )
+        live_ids = stamps.article_ids() if trusted else None
+        if loaded.reused and not (trusted or _vouched(loaded, previous)):
             loaded = load_corpus(corpus, max_file_mb=max_file_mb)  # the stamps were wrong
         report("load", _count(loaded), _count(loaded))
         if not _count(loaded):
@@ -103,8 +112,11 @@ def build_index(
             )
         backend = backend or (previous.manifest.model["backend"] if previous else DEFAULT_BACKEND)
 
+        used = [loaded]  # the load the index is built from: its stamps are saved
+
         def load_all() -> LoadResult:
-            return load_corpus(corpus, max_file_mb=max_file_mb)
+            used[0] = load_corpus(corpus, max_file_mb=max_file_mb)
+            return used[0]
 
         def load_model() -> Encoder:
             if ray is None:
@@ -129,6 +141,7 @@ def build_index(
                 rewrite,
                 load_all,
                 load_model,
+                live_ids,
             )
             if optimize:
                 merged = writer.optimize()
@@ -138,7 +151,7 @@ def build_index(
                 f"cannot write the index in {index_dir}: {exc}; the previous index is unchanged "
                 "(free disk space or fix permissions, then run `qa index` again)"
             ) from exc
-        stamps.save(loaded.stamps)
+        stamps.save(used[0].stamps, result.generation)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
@@ -154,7 +167,10 @@ def _build(
     rewrite: bool,
     load_all: Callable[[], LoadResult],
     load_model: Callable[[], Encoder],
+    live_ids: set[str] | None = None,
 ) -> BuildReport:
+    """One build; ``live_ids`` are the ids of the live articles when trusted stamps tell them
+    (then the index's own list of 200,000 ids is not read to find the removed ones)."""
     base: dict[str, Any] = dict(
         index_dir=writer.location,
         articles=_count(loaded),
@@ -162,13 +178,14 @@ def _build(
         notes=loaded.notes,
     )
     # Cheap check before loading the model: an unchanged corpus needs no work at all.
+    early = None
     if (
         previous
         and not rewrite
         and previous.complete
         and _same_setup(previous, encoder, model, backend, overlap_tokens)
     ):
-        diff = _diff(loaded, previous.articles)
+        diff = early = _diff(loaded, previous.articles, live_ids)
         if not _changed(diff):
             return BuildReport(generation=previous.name, chunks=previous.chunks, **base, **diff)
         if not diff["added"] and not diff["updated"]:
@@ -180,7 +197,11 @@ def _build(
     old = previous.articles if previous and not reason else {}
     if replace and loaded.reused:  # everything is written again: every article is needed
         loaded = load_all()
-    diff = _diff(loaded, old)
+    same_old = previous is not None and old is previous.articles
+    if early is not None and same_old and not replace:
+        diff = early  # the same load against the same articles
+    else:
+        diff = _diff(loaded, old, live_ids if same_old else None)
     changed = set(diff["added"]) | set(diff["updated"])
     todo = loaded.articles if replace else tuple(a for a in loaded.articles if a.id in changed)
     chunks = _chunk_all(
@@ -323,7 +344,9 @@ def _vouched(loaded: LoadResult, previous: IndexState | None) -> bool:
     return all(sha_of(i) == sha for i, sha in loaded.reused)
 
 
-def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[str, ...]]:
+def _diff(
+    loaded: LoadResult, old: Mapping[str, StoredArticle], live_ids: set[str] | None = None
+) -> dict[str, tuple[str, ...]]:
     added, updated, unchanged = [], [], []
     for article in loaded.articles:
         if article.id not in old:
@@ -334,7 +357,7 @@ def _diff(loaded: LoadResult, old: dict[str, StoredArticle]) -> dict[str, tuple[
         (unchanged if same else updated).append(article.id)
     unchanged.extend(i for i, _ in loaded.reused)  # _vouched: stored with the same text
     current = {a.id for a in loaded.articles} | {i for i, _ in loaded.reused}
-    removed = sorted(set(old) - current)
+    removed = sorted((set(old) if live_ids is None else live_ids) - current)
     return {
         "added": tuple(added),
         "updated": tuple(updated),

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,12 +64,31 @@ class _Bad(Exception):
 
 
 @dataclass(frozen=True)
+class Lines:
+    """Per article of a .jsonl stamp, in file order: the blake2b-128 digest of its line, its
+    line number and whether its id came from the record (lists, not a dict per line: a
+    200,000-line file's lines load and compare in a fraction of a second)."""
+
+    digests: list[bytes] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    own: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def __add__(self, other: Lines) -> Lines:
+        return Lines(
+            self.digests + other.digests, self.numbers + other.numbers, self.own + other.own
+        )
+
+
+@dataclass(frozen=True)
 class FileStamp:
     """What the last build saw of one file: its stat, content hash and what it held.
 
-    ``articles`` are (id, text sha256) in file order; for a .jsonl file ``lines`` maps the
-    blake2b digest of each line that loaded to (article id, text sha256, line number, whether
-    the id came from the record itself), so a changed file re-parses only its changed lines.
+    ``articles`` are (id, text sha256) in file order; for a .jsonl file ``lines`` tells, per
+    article (aligned with ``articles``), the digest of its line, its line number and whether
+    the id came from the record itself, so a changed file re-parses only its changed lines.
     """
 
     size: int
@@ -77,9 +96,9 @@ class FileStamp:
     sha256: str
     articles: tuple[tuple[str, str], ...]
     skipped: tuple[tuple[str, int | None], ...] = ()
-    lines: dict[str, tuple[str, str, int, bool]] = field(default_factory=dict)
+    lines: Lines | None = None  # .jsonl only; None when not loaded (the stat was unchanged)
     line_count: int = 0  # .jsonl: lines read (blank ones too), to number appended lines
-    appended: bool = False  # ``lines`` holds only the lines appended since the last stamp
+    appended: bool = False  # only the lines appended since the last stamp were read
     racy: bool = False  # modified right before the load: its stat alone is not believed
 
 
@@ -147,6 +166,21 @@ def load_corpus(
             if isinstance(item, Skipped):
                 skipped.append(item)
                 continue
+            if isinstance(item, _Reused):  # a run of stamped articles: checked at once
+                ids = dict.fromkeys([aid for aid, _ in item.pairs], rel)
+                if len(ids) == len(item.pairs) and seen.keys().isdisjoint(ids):
+                    seen.update(ids)
+                    reused.extend(item.pairs)
+                    continue
+                for aid, sha in item.pairs:
+                    if aid in seen:
+                        skipped.append(
+                            Skipped(rel, f"duplicate article id {aid!r} (first in {seen[aid]})")
+                        )
+                        continue
+                    seen[aid] = rel
+                    reused.append((aid, sha))
+                continue
             aid, sha = (item.id, item.sha256) if isinstance(item, Article) else item
             if aid in seen:
                 skipped.append(Skipped(rel, f"duplicate article id {aid!r} (first in {seen[aid]})"))
@@ -158,6 +192,7 @@ def load_corpus(
     return LoadResult(tuple(articles), tuple(skipped), tuple(reused), new_stamps, tuple(notes))
 
 
+_BLOCK_BYTES = 4 << 20  # a .jsonl file is read this much at a time
 _RACY_NS = 2_000_000_000  # a file modified this close to the load may change again unseen
 
 
@@ -174,11 +209,11 @@ class _Stamped:
             info = self.file.stat()
         except OSError:
             info = None
-        lines = old.lines if old is not None else {}
         n: list[int] = []  # the number of lines a .jsonl file has
+        running = hashlib.sha256()  # a .jsonl file's sha256, taken while its lines are read
         if info is None or not stat.S_ISREG(info.st_mode) or old is None:
-            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
-            yield from self._fresh(items, info, counted=n)
+            items = _load_file(self.file, self.rel, max_file_mb, None, n, running)
+            yield from self._fresh(items, info, counted=n, digest=running)
             return
         if not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns):
             yield from self._again(old, info)  # not even opened
@@ -189,8 +224,8 @@ class _Stamped:
                 yield from self._tail(old, info, head, max_file_mb)
                 return
             # only its new or changed lines are parsed
-            items = _load_file(self.file, self.rel, max_file_mb, lines, n)
-            yield from self._fresh(items, info, counted=n)
+            items = _load_file(self.file, self.rel, max_file_mb, old, n, running)
+            yield from self._fresh(items, info, counted=n, digest=running)
             return
         try:
             digest = hashlib.sha256(self.file.read_bytes()).hexdigest()
@@ -199,11 +234,11 @@ class _Stamped:
         if digest == old.sha256:  # touched, not changed: not parsed or cleaned again
             yield from self._again(old, info)
             return
-        yield from self._fresh(_load_file(self.file, self.rel, max_file_mb, lines), info)
+        yield from self._fresh(_load_file(self.file, self.rel, max_file_mb), info)
 
-    def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | tuple[str, str]]:
+    def _again(self, old: FileStamp, info: os.stat_result) -> Iterator[Skipped | _Reused]:
         yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
-        yield from old.articles
+        yield _Reused(old.articles)
         same = not old.racy and (info.st_size, info.st_mtime_ns) == (old.size, old.mtime_ns)
         # the same stamp object: its store keeps the saved row (and its lines) as they are
         self.stamp = (
@@ -213,16 +248,17 @@ class _Stamped:
     def _tail(self, old: FileStamp, info: os.stat_result, head: Any, max_file_mb: float):
         """The articles of an appended .jsonl: the old ones as stamped, the tail parsed."""
         yield from (Skipped(self.rel, reason, line) for reason, line in old.skipped)
-        yield from old.articles
+        yield _Reused(old.articles)
         counted: list[int] = []
         tail = _load_jsonl(
             self.file,
             self.rel,
             max_file_mb,
-            {},
+            None,
             offset=old.size,
             first_line=old.line_count + 1,
             counted=counted,
+            running=head,
         )
         yield from self._fresh(tail, info, digest=head, before=old, counted=counted)
 
@@ -235,46 +271,53 @@ class _Stamped:
         before: FileStamp | None = None,
         counted: list[int] | None = None,
     ) -> Iterator:
-        """Pass the items on, then stamp the file (``before`` and ``digest``: the stamp and
-        running sha256 of the part read before, for an appended .jsonl)."""
+        """Pass the items on, then stamp the file (``digest``: the sha256 the .jsonl reader
+        took of the lines it read, after the head read before when ``before`` is its stamp)."""
         counted = counted if counted is not None else []
         found: list[tuple[str, str]] = []
         bad: list[tuple[str, int | None]] = []
-        lines: dict[str, tuple[str, str, int, bool]] = {}
+        lines = Lines()
         for item in items:
             if isinstance(item, str):  # a note, not an article
                 yield item
                 continue
+            if isinstance(item, _Run):  # stamped lines, unchanged
+                found.extend(item.pairs)
+                lines.digests.extend(item.lines.digests)
+                lines.numbers.extend(item.lines.numbers)
+                lines.own.extend(item.lines.own)
+                yield _Reused(item.pairs)
+                continue
             if isinstance(item, _Line):
-                lines[item.digest] = (*item.article, item.lineno, item.own_id)
-                item = item.article if item.reused else item.loaded
+                lines.digests.append(item.digest)
+                lines.numbers.append(item.lineno)
+                lines.own.append(item.own_id)
+                item = item.loaded
             if isinstance(item, Skipped):
                 bad.append((item.reason, item.line))
             else:
-                found.append((item.id, item.sha256) if isinstance(item, Article) else item)
+                found.append((item.id, item.sha256))
             yield item
         if info is None or not stat.S_ISREG(info.st_mode):
             return
         try:
-            if digest is not None:  # the running hash of the head: add the tail
-                with self.file.open("rb") as fh:
-                    fh.seek(before.size)
-                    while block := fh.read(1 << 20):
-                        digest.update(block)
-                sha = digest.hexdigest()
-            else:
+            # the reader read every line (it counts them at its end): its hash is the file's
+            sha = digest.hexdigest() if digest is not None and counted else None
+            if sha is None:
                 sha = file_sha256_of(self.file)
         except OSError:
             return
+        jsonl = self.file.suffix.lower() == ".jsonl"
         if before is not None:
+            whole = before.lines + lines if before.lines is not None else None
             stamp = self._stamped(
-                info, sha, before.articles + tuple(found), before.skipped + tuple(bad), lines
+                info, sha, before.articles + tuple(found), before.skipped + tuple(bad), whole
             )
             self.stamp = dataclasses.replace(
                 stamp, appended=True, line_count=counted[-1] if counted else before.line_count
             )
         else:
-            stamp = self._stamped(info, sha, tuple(found), tuple(bad), lines)
+            stamp = self._stamped(info, sha, tuple(found), tuple(bad), lines if jsonl else None)
             self.stamp = dataclasses.replace(stamp, line_count=counted[-1] if counted else 0)
 
     def _stamped(self, info, digest, articles, skipped, lines) -> FileStamp:
@@ -323,20 +366,29 @@ def file_sha256_of(path: Path) -> str:
 
 @dataclass(slots=True)
 class _Line:
-    """A .jsonl line that loaded: its digest, and the article or its reused (id, sha256).
+    """A .jsonl line parsed into an article: its digest, number and whether the id was its own.
 
-    Not frozen: a frozen dataclass's __init__ costs ~1 us more per line, and a changed
-    200,000-line file makes one per line."""
+    Not frozen: a frozen dataclass's __init__ costs ~1 us more per line."""
 
-    digest: str
+    digest: bytes
     lineno: int
     own_id: bool
-    article: tuple[str, str]
-    loaded: Article | None = None
+    loaded: Article
 
-    @property
-    def reused(self) -> bool:
-        return self.loaded is None
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive .jsonl lines found unchanged in the stamp: their articles and lines."""
+
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    lines: Lines = field(default_factory=Lines)
+
+
+@dataclass(slots=True)
+class _Reused:
+    """(id, text sha256) of stamped articles that were not read again, passed on at once."""
+
+    pairs: Sequence[tuple[str, str]]
 
 
 def _display_path(rel: str) -> str:
@@ -371,9 +423,10 @@ def _load_file(
     file: Path,
     rel: str,
     max_file_mb: float,
-    lines: dict | None = None,
+    known: FileStamp | None = None,
     counted: list[int] | None = None,
-) -> Iterator[Article | Skipped | _Line | str]:
+    running: Any = None,
+) -> Iterator[Article | Skipped | _Line | _Run | str]:
     """The file's articles and skipped parts, and a note (a str) when it was not UTF-8."""
     if file.is_symlink() and file.is_dir():
         yield Skipped(rel, "link to a folder: linked folders are not followed; link the files")
@@ -398,7 +451,7 @@ def _load_file(
                 "split it or raise the limit (--max-file-mb)"
             )
         if suffix == ".jsonl":
-            yield from _load_jsonl(file, rel, max_file_mb, lines, counted=counted)
+            yield from _load_jsonl(file, rel, max_file_mb, known, counted=counted, running=running)
             return
         text, encoding = _decode(file.read_bytes(), html=suffix in HTML_SUFFIXES)
         if encoding:
@@ -608,52 +661,73 @@ def _load_jsonl(
     file: Path,
     rel: str,
     max_file_mb: float,
-    known: dict[str, tuple[str, str, int, bool]] | None = None,
+    known: FileStamp | None = None,
     *,
     offset: int = 0,
     first_line: int = 1,
     counted: list[int] | None = None,
-) -> Iterator[Article | Skipped | _Line | str]:
-    """Articles of a JSON Lines file; with ``known`` (line digests of the last load), lines seen
-    before come back as ``_Line`` entries without being parsed (their ids held or kept).
+    running: Any = None,
+) -> Iterator[Article | Skipped | _Line | _Run | str]:
+    """Articles of a JSON Lines file, each as a ``_Line``; with ``known`` (the last stamp, its
+    ``lines`` loaded), runs of lines found there come back as ``_Run`` entries without being
+    parsed (a line is found by its digest, and by its number when its id is not its own).
 
     ``offset``/``first_line`` read only a tail (lines appended after byte ``offset``);
-    ``counted`` receives the number of the last line read.
+    ``counted`` receives the number of the last line read, ``running`` (a hash) every byte.
     """
+    lines = known.lines if known is not None else None
+    where: dict[bytes, int] = {}
+    if lines is not None and len(lines) == len(known.articles):
+        where = {d: i for i, d in enumerate(lines.digests)}
+    pairs = known.articles if known is not None else ()
+    numbers, owns = (lines.numbers, lines.own) if where else ((), ())
+    update = running.update if running is not None else None
+    blake = hashlib.blake2b
+    run = _Run()
     records = 0
     noted = False
     lineno = first_line - 1
     with file.open("rb") as fh:
         fh.seek(offset)
-        for lineno, raw in enumerate(fh, start=first_line):
-            if not raw.strip():
-                continue
-            records += 1
-            digest = hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=16).hexdigest()
-            seen = known.get(digest) if known is not None else None
-            if seen is not None and (seen[3] or seen[2] == lineno):
-                yield _Line(digest, lineno, seen[3], (seen[0], seen[1]))
-                continue
-            try:
-                if len(raw) > max_file_mb * 1_000_000:
-                    raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
-                text, encoding = _decode(raw)
-                if encoding and not noted:
-                    noted = True
-                    yield f"decoded as {encoding} (line {lineno} first)"
-                record = json.loads(text)
-                article = _from_record(record, rel, f"{_article_id(rel)}#{lineno}", max_file_mb)
-                if known is None:
-                    yield article
-                else:
+        while block := fh.readlines(_BLOCK_BYTES):  # whole lines, a few MB at a time
+            if update is not None:
+                update(b"".join(block))
+            digests = [blake(raw.rstrip(b"\r\n"), digest_size=16).digest() for raw in block]
+            for raw, digest, i in zip(block, digests, map(where.get, digests)):
+                lineno += 1
+                if i is not None and (owns[i] or numbers[i] == lineno):
+                    records += 1
+                    run.pairs.append(pairs[i])
+                    run.lines.digests.append(digest)
+                    run.lines.numbers.append(lineno)
+                    run.lines.own.append(owns[i])
+                    continue
+                if raw.isspace():
+                    continue
+                records += 1
+                if run.pairs:
+                    yield run
+                    run = _Run()
+                try:
+                    if len(raw) > max_file_mb * 1_000_000:
+                        raise _Bad(f"line is over the {max_file_mb:g} MB limit for one article")
+                    text, encoding = _decode(raw)
+                    if encoding and not noted:
+                        noted = True
+                        yield f"decoded as {encoding} (line {lineno} first)"
+                    record = json.loads(text)
+                    default_id = f"{_article_id(rel)}#{lineno}"
+                    article = _from_record(record, rel, default_id, max_file_mb)
                     own = isinstance(record, dict) and record.get("id") not in (None, "")
-                    yield _Line(digest, lineno, own, (article.id, article.sha256), article)
-            except json.JSONDecodeError as exc:
-                yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
-            except (ValueError, RecursionError) as exc:  # nesting too deep, a number too long
-                yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
-            except _Bad as exc:
-                yield Skipped(rel, str(exc), lineno)
+                    yield _Line(digest, lineno, own, article)
+                except json.JSONDecodeError as exc:
+                    yield Skipped(rel, f"malformed JSON: {exc.msg} (column {exc.colno})", lineno)
+                except (ValueError, RecursionError) as exc:  # nesting too deep, a long number
+                    yield Skipped(rel, f"unreadable JSON: {str(exc)[:120]}", lineno)
+                except _Bad as exc:
+                    yield Skipped(rel, str(exc), lineno)
+    if run.pairs:
+        yield run
     if counted is not None:
         counted.append(lineno)
     if not records and not offset:

@@ -33,6 +33,10 @@ AUTO_MERGE_SEGMENTS = 10
 class LocalWriter:
     """Writes generations into ``folder`` under its build lock (use as a context manager)."""
 
+    # generation names carry the time and random digits: never one of an earlier index at the
+    # same place, so stamps that name the live generation were saved by the build that wrote it
+    unique_names = True
+
     def __init__(self, folder: str | Path) -> None:
         self.location = str(folder)
         self.folder = Path(folder)
@@ -186,31 +190,57 @@ def _folded(live: gen.Generation, fold: list[int]) -> publish.NewSegment:
 
 
 class _Articles(Mapping[str, StoredArticle]):
-    """The live articles of a generation for a build, read lazily: ids and text hashes at
-    once (one query per segment), metadata and chunk spans only of the articles asked for.
-    An update at 200,000 articles then never builds 200,000 records."""
+    """The live articles of a generation for a build, read lazily: a few ids are looked up in
+    the segments (one query each), and only a build that goes through all of them (or asks
+    for many) reads every id and text hash (one query per segment). An update at 200,000
+    articles whose stamps tell what changed then never reads 200,000 rows."""
+
+    _POINT_LOOKUPS = 64  # then every id is read at once
 
     def __init__(self, live: gen.Generation) -> None:
         self._live = live
-        self._where: dict[str, tuple[int, str]] = {}
-        for i, (segment, deleted) in enumerate(zip(live.segments, live.deleted)):
-            for article_id, sha in segment.article_hashes():
-                if article_id not in deleted:
-                    self._where[article_id] = (i, sha)
+        self._all: dict[str, tuple[int, str]] | None = None
+        self._lookups = 0
         self._cache: dict[str, StoredArticle] = {}
 
+    def _where(self) -> dict[str, tuple[int, str]]:
+        if self._all is None:
+            where: dict[str, tuple[int, str]] = {}
+            for i, (segment, deleted) in enumerate(zip(self._live.segments, self._live.deleted)):
+                rows = segment.article_hashes()
+                if deleted:
+                    where.update((a, (i, sha)) for a, sha in rows if a not in deleted)
+                else:
+                    where.update((a, (i, sha)) for a, sha in rows)
+            self._all = where
+        return self._all
+
+    def _find(self, article_id: str) -> tuple[int, str] | None:
+        """(segment, text sha256) of a live article (the last segment holding it wins)."""
+        self._lookups += 1
+        if self._all is not None or self._lookups > self._POINT_LOOKUPS:
+            return self._where().get(article_id)
+        found = None
+        for i, (segment, deleted) in enumerate(zip(self._live.segments, self._live.deleted)):
+            if article_id not in deleted:
+                rows = segment.select("SELECT sha256 FROM articles WHERE id=?", (article_id,))
+                found = (i, rows[0][0]) if rows else found
+        return found
+
     def sha256_of(self, article_id: str) -> str | None:
-        found = self._where.get(article_id)
+        found = self._find(article_id)
         return None if found is None else found[1]
 
     def home(self, article_id: str) -> int | None:
-        found = self._where.get(article_id)
+        found = self._find(article_id)
         return None if found is None else found[0]
 
     def __getitem__(self, article_id: str) -> StoredArticle:
         if article_id not in self._cache:
-            i, _ = self._where[article_id]  # KeyError for unknown ids, as a dict
-            segment = self._live.segments[i]
+            found = self._find(article_id)
+            if found is None:
+                raise KeyError(article_id)  # as a dict
+            segment = self._live.segments[found[0]]
             meta = segment.article_meta(article_id)
             if meta is None:
                 raise IndexCorruptError(f"{segment.path} lost article {article_id!r}")
@@ -218,13 +248,13 @@ class _Articles(Mapping[str, StoredArticle]):
         return self._cache[article_id]
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._where
+        return isinstance(article_id, str) and self._find(article_id) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
+        return iter(self._where())
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._where())
 
 
 def _state(live: gen.Generation) -> tuple[IndexState, _Articles]:
