@@ -23,8 +23,8 @@ _EXPORTS = {
     "MAX_K": "qa.config",
     "Encoder": "qa.embed.encoder",
     "load_corpus": "qa.ingest.corpus",
-    "SUPPORTED_SUFFIXES": "qa.ingest.corpus",
-    "DEFAULT_MAX_FILE_MB": "qa.ingest.corpus",
+    "SUPPORTED_SUFFIXES": "qa.ingest.files",
+    "DEFAULT_MAX_FILE_MB": "qa.ingest.files",
     "IndexReader": "qa.index.base",
     "IndexWriter": "qa.index.base",
     "Filters": "qa.index.base",
@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     from qa.evaluation import EvalResult, evaluate
     from qa.index.base import Filters, IndexReader, IndexWriter
     from qa.index.build import build_index
-    from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, SUPPORTED_SUFFIXES, load_corpus
+    from qa.ingest.corpus import load_corpus
+    from qa.ingest.files import DEFAULT_MAX_FILE_MB, SUPPORTED_SUFFIXES
     from qa.records import (
         Answer,
         Article,

@@ -10,8 +10,9 @@ import pytest
 from conftest import SEED, multihop_articles
 
 from qa.config import ChunkerSettings
+from qa.ingest.articles import text_sha256
 from qa.ingest.chunking import Chunker
-from qa.ingest.corpus import load_corpus, text_sha256
+from qa.ingest.corpus import load_corpus
 from qa.records import Article
 
 

@@ -16,7 +16,8 @@ from qa.index.local import LocalIndex
 from qa.index.local import generation as store
 from qa.index.local.bm25 import LexicalIndex, TermCounts
 from qa.index.stamps import FileStamps
-from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, load_corpus
+from qa.ingest.corpus import load_corpus
+from qa.ingest.files import DEFAULT_MAX_FILE_MB
 from qa.text.tokens import tokenize
 
 QUESTIONS = [

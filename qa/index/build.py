@@ -22,7 +22,8 @@ from qa.index.base import IndexChanges, IndexState, IndexWriter, StoredArticle
 from qa.index.factory import open_writer
 from qa.index.stamps import FileStamps
 from qa.ingest.chunking import Chunker
-from qa.ingest.corpus import DEFAULT_MAX_FILE_MB, LoadResult, load_corpus
+from qa.ingest.corpus import LoadResult, load_corpus
+from qa.ingest.files import DEFAULT_MAX_FILE_MB
 from qa.records import Article, BuildReport, Chunk
 from qa.text.dates import date_words
 

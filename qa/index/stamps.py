@@ -22,7 +22,7 @@ from array import array
 from pathlib import Path
 
 from qa import __version__
-from qa.ingest.corpus import FileStamp, Lines
+from qa.ingest.stamp import FileStamp, Lines
 
 _SCHEMA = """
 DROP TABLE IF EXISTS stamps_v3;
