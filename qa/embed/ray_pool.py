@@ -8,8 +8,8 @@ actor loads the model once and embeds batches for the whole build; every actor's
 the driver's (same weights, backend and int8 export), or the build is refused.
 
 Ray core actors rather than a Ray Data pipeline: the build embeds in steps (``_EMBED_STEP``
-chunks, committed to the cache so a killed build keeps its work), and a Dataset would start
-its actors, and load the model, again at every step.
+chunks in qa/index/prepare.py, committed to the cache so a killed build keeps its work), and a
+Dataset would start its actors, and load the model, again at every step.
 
     qa index corpus --index milvus://host:19530/newsqa --ray             # a local Ray
     qa index corpus --index milvus://host:19530/newsqa --ray ray://head:10001
