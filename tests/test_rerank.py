@@ -45,3 +45,16 @@ def test_an_assistant_with_it_returns_k_passages(seed_index, encoder):
     passages = assistant.retrieve("who denied cooperation in the Palestine Street strike?", k=3)
     assert len(passages) == 3
     assert "Security Media Cell" in " ".join(p.text for p in passages)
+
+
+def test_the_reader_reads_what_the_reranker_encoded(seed_index, encoder):
+    reranker = SentenceReranker(encoder, RerankSettings(top_n=8, weight=1.0))
+    assistant = qa.Assistant(seed_index, encoder, reader="trained", reranker=reranker)
+    assert assistant.reader.sentences is reranker.sentences  # one cache per encoder and weights
+    question = "who denied cooperation in the Palestine Street strike?"
+    assistant.retrieve(question, k=5)
+    held = len(reranker.sentences)
+    assert held >= 5  # the reranker encoded the head passages' sentences
+    answer = assistant.ask(question, k=5)
+    assert not answer.abstained and "Security Media Cell" in answer.citations[0].quote
+    assert len(reranker.sentences) == held  # the reader encoded nothing new

@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.answer.features import Candidate, candidate_features
 from qa.answer.scorer import WEIGHTS_DIR, SentenceScorer
-from qa.answer.sentence_tokens import SentenceTokenCache
+from qa.answer.sentence_tokens import shared_cache
 from qa.config import AnswerSettings, ReaderSettings, RerankSettings
 from qa.embed.encoder import Encoder
 from qa.search.hits import Hit
@@ -38,8 +38,12 @@ class SentenceReranker:
         reader, answer = reader or ReaderSettings(), answer or AnswerSettings()
         self.scorer = SentenceScorer.load(WEIGHTS_DIR / reader.weights, reader.weights_sha256)
         self._encoder = encoder
-        self.sentences = SentenceTokenCache(
-            encoder, self.scorer.sentence, reader.token_vector_bytes, answer.min_quote_words
+        self.sentences = shared_cache(
+            encoder,
+            reader.weights_sha256,
+            self.scorer.sentence,
+            reader.token_vector_bytes,
+            answer.min_quote_words,
         )
 
     def passage_logits(self, plan: QueryPlan, hits: Sequence[Hit]) -> np.ndarray:

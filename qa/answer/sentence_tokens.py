@@ -9,6 +9,7 @@ keeping them for a whole index would cost ~1.5 GB at 7k chunks (README, "How it 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -120,3 +121,26 @@ class SentenceTokenCache:
             while self._bytes > self._budget and len(self._rows) > 1:
                 _, dropped = self._rows.popitem(last=False)
                 self._bytes -= dropped.nbytes
+
+
+_SHARED: weakref.WeakKeyDictionary[Encoder, dict[tuple, SentenceTokenCache]] = (
+    weakref.WeakKeyDictionary()
+)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_cache(
+    encoder: Encoder,
+    weights_sha256: str,
+    analyse: Callable[[str], SentenceText],
+    budget: int,
+    min_words: int,
+) -> SentenceTokenCache:
+    """The one cache of ``encoder`` for scorers of these weights: the trained reader and the
+    sentence reranker read the same sentences, so a question's passages are encoded once."""
+    key = (weights_sha256, budget, min_words)
+    with _SHARED_LOCK:
+        caches = _SHARED.setdefault(encoder, {})
+        if key not in caches:
+            caches[key] = SentenceTokenCache(encoder, analyse, budget, min_words)
+        return caches[key]

@@ -27,7 +27,7 @@ from qa.answer.features import Candidate, candidate_features
 from qa.answer.joint import JointModel
 from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
-from qa.answer.sentence_tokens import SentenceTokenCache
+from qa.answer.sentence_tokens import shared_cache
 from qa.config import AnswerSettings, ReaderSettings
 from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader
@@ -70,8 +70,9 @@ class TrainedReader:
         self.min_logit = settings.joint_min_logit if joint else settings.min_logit
         self._encoder = encoder
         self._terms = ArticleTerms()
-        self.sentences = SentenceTokenCache(
+        self.sentences = shared_cache(
             encoder,
+            settings.weights_sha256,
             self.scorer.sentence,
             settings.token_vector_bytes,
             answer_settings.min_quote_words,
