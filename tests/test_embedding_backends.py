@@ -13,7 +13,7 @@ import qa
 from qa.config import BACKENDS, DEFAULT_BACKEND, ChunkerSettings
 from qa.embed.cache import EmbeddingCache
 from qa.embed.encoder import open_encoder
-from qa.embed.openvino_int8 import export_fingerprint, model_cache_dir
+from qa.embed.int8_export import export_fingerprint, model_cache_dir
 from qa.errors import ModelError
 from qa.index.local import generation as store
 from qa.index.local.vectors import VectorIndex

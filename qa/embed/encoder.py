@@ -1,8 +1,9 @@
 """The Encoder protocol, the record of the model behind an index, and the backend factory.
 
 Two backends (``qa.config.BACKENDS``): "torch" (sentence-transformers fp32, qa.embed.torch_fp32)
-and "openvino-int8" (static int8, qa.embed.openvino_int8). Each is imported only when chosen, so
-`qa --help` and a query process on int8 never import torch.
+and "openvino-int8" (static int8: qa.embed.int8_export makes it once, qa.embed.openvino_int8 runs
+it). Each is imported only when chosen, so `qa --help` and a query process on int8 never import
+torch.
 """
 
 from __future__ import annotations
@@ -174,6 +175,6 @@ def exported_sha256(
     """
     if backend == "torch":
         return ""
-    from qa.embed.openvino_int8 import export_fingerprint
+    from qa.embed.int8_export import export_fingerprint
 
     return export_fingerprint(model_identity(model)[2], cache_dir)
