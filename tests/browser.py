@@ -46,7 +46,8 @@ def free_port() -> int:
 def seed_app(root: Path, encoder) -> Iterator[tuple[str, Path]]:
     """(url, corpus folder) of the web chat over a writable copy of the seed corpus, served on
     127.0.0.1 on a free port with no login, and stopped afterwards."""
-    from ui.app import build_app, start
+    from ui.app import build_app
+    from ui.server import start
 
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(ROOT / "corpus", corpus)

@@ -117,7 +117,7 @@ def test_serve_finds_the_web_chat_through_its_entry_point():
     from importlib.metadata import entry_points
 
     (web,) = entry_points(group="newsqa.serve")
-    assert web.value == "ui.app:serve" and callable(web.load())
+    assert web.value == "ui.server:serve" and callable(web.load())
 
 
 def test_ask_prints_the_markdown_the_web_chat_copies(seed_index, capsys):

@@ -339,7 +339,8 @@ def test_concurrent_asks_during_an_update_are_whole_and_picked_up(tmp_path, seed
 @pytest.fixture(scope="module")
 def server(seed_index, encoder, tmp_path_factory):
     """The web app served in-process over a copy of the seed index: (url, index, corpus)."""
-    from ui.app import build_app, start
+    from ui.app import build_app
+    from ui.server import start
 
     work = tmp_path_factory.mktemp("stress-web")
     index, corpus = work / "index", work / "corpus"

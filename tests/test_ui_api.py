@@ -23,7 +23,8 @@ QUESTION = "who denied cooperation in the Palestine Street strike?"
 @pytest.fixture(scope="module")
 def served(seed_index, tmp_path_factory):
     """The URL of the app served in-process over the seed index."""
-    from ui.app import build_app, start
+    from ui.app import build_app
+    from ui.server import start
 
     corpus = tmp_path_factory.mktemp("ui-api") / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
@@ -168,7 +169,8 @@ def test_index_errors_name_the_index_not_its_path(seed_index, tmp_path):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from ui.app import build_app, start
+    from ui.app import build_app
+    from ui.server import start
 
     index = tmp_path / "private-place" / "index"
     shutil.copytree(seed_index, index)

@@ -24,7 +24,8 @@ USER, PASSWORD = "ann", "s3cret-pass"
 def url(seed_index, tmp_path, encoder) -> Iterator[str]:
     """A fresh app (fresh throttle) with QA_AUTH set, over the read-only seed index."""
     import qa
-    from ui.app import build_app, start
+    from ui.app import build_app
+    from ui.server import start
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QA_AUTH", f"{USER}:{PASSWORD}")

@@ -42,7 +42,8 @@ class Served:
     """One app on a free port over its own corpus and index; stopped by ``close``."""
 
     def __init__(self, root: Path, encoder: Any, *, uploads: bool | None = None) -> None:
-        from ui.app import build_app, start
+        from ui.app import build_app
+        from ui.server import start
 
         self.corpus, self.index = root / "corpus", root / "index"
         shutil.copytree(ROOT / "corpus", self.corpus)

@@ -1,1 +1,1 @@
-"""Gradio web chat for the news QA assistant (see ui/app.py)."""
+"""The Gradio web chat: ui/app.py lays out the page, ui/server.py starts it."""

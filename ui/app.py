@@ -1,5 +1,7 @@
 """The Gradio web chat: ask with cited sources, read the cited articles, add articles.
 
+``build_app`` lays out and wires the page; ``ui.server`` starts it (``start``, ``serve``).
+
 Only the public ``qa`` API is used. One ``qa.Assistant`` is loaded per process and shared by
 all browser sessions (it is safe for concurrent calls and keeps answering from the previous
 index generation while an upload is being indexed); one index update runs at a time. Every
@@ -21,10 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402  (after the environment defaults above)
 
 import qa  # noqa: E402
-from ui import archive_tab, forms, limits, render, scripts, timeline  # noqa: E402
+from ui import archive_tab, forms, limits, scripts, timeline  # noqa: E402
 from ui.archive import ArchiveTab  # noqa: E402
 from ui.chat import DEFAULT_K, Chat  # noqa: E402
-from ui.guard import Guard, GuardSettings  # noqa: E402
+from ui.guard import GuardSettings  # noqa: E402
 from ui.uploads import (  # noqa: E402
     ALLOWED_SUFFIXES,
     MAX_UPLOAD_BYTES,
@@ -32,17 +34,9 @@ from ui.uploads import (  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-# Gradio counts 1024 * 1024 bytes a "mb": its limit ("20.0 Mb" in its message) lies just above
-# ours (20,000,000 bytes, as in the library), which save_upload then enforces with a message.
-_GRADIO_MAX_FILE_SIZE = "20mb"
 # Gradio's copies of uploaded files are deleted after an hour (checked hourly): an upload is
 # vetted and saved into the corpus within seconds, so an hour-old copy is never needed again.
 _UPLOAD_CACHE = (3600, 3600)
-_LOGIN_NOTE = (
-    f"After {limits.LOGIN_FAILURES_PER_NAME} failed logins a user name is locked for "
-    f"{limits.LOGIN_LOCKOUT_S / 60:.0f} minutes."
-)
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _UPLOAD_LABEL = (
     f"Article files ({', '.join(ALLOWED_SUFFIXES)}; up to {MAX_UPLOAD_BYTES / 1e6:g} MB each, "
     f"{limits.MAX_UPLOAD_FILES} files and {limits.MAX_UPLOAD_TOTAL_BYTES / 1e6:g} MB an upload)"
@@ -300,76 +294,3 @@ def _example_text(event: gr.SelectData) -> str:
     """The question of a clicked example."""
     value = event.value
     return str(value.get("text", "") if isinstance(value, dict) else value or "")
-
-
-def start(
-    app: gr.Blocks,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    share: bool = False,
-    quiet: bool = True,
-) -> str:
-    """Launch ``app`` in the background with the project's settings; returns its URL.
-
-    The login form (a form and a cookie, meant behind HTTPS on a network) is on when the
-    environment variable QA_AUTH="user:password" is set.
-    """
-    try:
-        _, url, _ = _launch(app, host=host, port=port, share=share, quiet=quiet)
-    except OSError as exc:  # gradio: "Cannot find empty port in range: ...", or a bad host
-        reason = str(exc).split(". ")[0]
-        raise qa.SettingsError(
-            f"cannot serve on {host}:{port} ({reason}); try another --port"
-        ) from None
-    return url
-
-
-def _launch(app: gr.Blocks, *, host: str, port: int, share: bool, quiet: bool) -> tuple:
-    from starlette.middleware import Middleware
-
-    auth = forms.auth_from_env()
-    guard: GuardSettings = getattr(app, "qa_guard", None) or GuardSettings()
-    guard.login = auth is not None
-    return app.launch(
-        server_name=host,
-        server_port=port,
-        share=share,
-        auth=auth,
-        auth_message=_LOGIN_NOTE,
-        app_kwargs={"middleware": [Middleware(Guard, settings=guard)]},
-        max_file_size=_GRADIO_MAX_FILE_SIZE,
-        allowed_paths=[],
-        prevent_thread_lock=True,
-        quiet=quiet,
-        ssr_mode=False,
-        mcp_server=False,
-        theme=_theme(),
-        css=render.CSS,
-        js=scripts.PAGE_JS,
-    )
-
-
-def serve(
-    index_dir: str | Path = "index",
-    corpus_dir: str | Path = "corpus",
-    *,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    share: bool = False,
-    reader: str | None = None,
-    reranker: str | None = None,
-) -> None:
-    """Open the index, start the web chat, print its URL and block until Ctrl+C."""
-    if not logging.getLogger().handlers:  # failed logins and lockouts, with their time
-        logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
-    app = build_app(index_dir, corpus_dir, reader=reader, reranker=reranker)
-    url = start(app, host=host, port=port, share=share)
-    print(f"Web chat running on {url}  (Ctrl+C to stop)", flush=True)
-    app.block_thread()
-
-
-def _theme() -> gr.themes.Base:
-    # The reader's own fonts: no web fonts to fetch (the app runs offline), familiar to read.
-    font = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"]
-    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font)
