@@ -12,7 +12,6 @@ limits are in ``ui.limits``; docs/security.md says what is and is not protected.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,6 @@ from ui.uploads import (  # noqa: E402
     ALLOWED_SUFFIXES,
     MAX_UPLOAD_BYTES,
 )
-
-log = logging.getLogger(__name__)
 
 # Gradio's copies of uploaded files are deleted after an hour (checked hourly): an upload is
 # vetted and saved into the corpus within seconds, so an hour-old copy is never needed again.

@@ -20,13 +20,11 @@ from typing import Any
 import gradio as gr
 
 import qa
-from ui import forms, intake, limits, render, timeline
-from ui.uploads import UploadRejected, save_upload
+from ui import forms, limits, render, timeline, updating
 
 log = logging.getLogger(__name__)
 
 _MAX_HISTORY = 5  # earlier questions passed to ask() for follow-ups
-_MAX_LISTED = 10  # skipped files listed in an upload summary
 _EXAMPLES = 3  # example questions in the empty chat, from the newest titled articles
 _EXPORT_TTL_S = 3600  # conversation files older than this are removed on the next export
 # the "Number of sources" slider's start, and /ask's k when none is sent
@@ -34,12 +32,6 @@ DEFAULT_K = qa.DEFAULT_ANSWER_K
 _READ_ONLY_NOTE = "This archive is read-only: adding articles is turned off on this server."
 _SOMETHING_WRONG = "Something went wrong while answering; the server log has the details."
 _API_RENAMES = {"path": "file"}  # see Chat.ask_api
-_STAGES = {
-    "load": "Reading the articles",
-    "chunk": "Splitting into passages",
-    "embed": "Embedding new passages",
-    "write": "Writing the index",
-}
 
 
 class Chat:
@@ -265,73 +257,17 @@ class Chat:
         return summary, self.status(), gr.Dropdown(choices=self.outlets()), None
 
     def _take(self, files: list[str], progress: Any) -> list[str]:
-        missing, known = self.indexed_articles()
-        if missing:
-            return [
-                f"✗ nothing saved: {render.count(missing, 'indexed article')} not in "
-                "the corpus folder, and indexing that folder would drop them. Start "
-                "`qa serve --corpus` with the folder the index was built from (or, if files "
-                "were removed on purpose, update the index with `qa index` first)."
-            ]
-        saved, lines = [], []
-        with intake.vetted(files, known) as vetting:
-            lines += [f"✗ {line}" for line in vetting.refused]
-            for item in vetting.accepted:
-                try:
-                    saved.append(save_upload(item.staged, item.original, self.corpus_dir))
-                except (UploadRejected, OSError) as exc:
-                    lines.append(f"✗ not saved: {self.public(exc)}")
-        lines += [f"✓ {s}" for s in saved]
-        if any(s.status != "unchanged" for s in saved):
-            lines[:0] = self.reindex(progress, {s.name for s in saved})
-        return lines
+        return updating.take_upload(self, files, progress)
 
     def indexed_articles(self) -> tuple[int, dict[str, Any]]:
         """How many indexed articles an update from corpus_dir would remove (0 if it matches),
         and the indexed articles of corpus_dir by the SHA-256 of their stored text."""
-        try:
-            ids = [a.id for a in qa.load_corpus(self.corpus_dir).articles]
-        except qa.QAError:
-            ids = []
-        stored = [a for a in map(self.assistant.article, dict.fromkeys(ids)) if a is not None]
-        missing = int(self.assistant.stats().get("articles", 0)) - len(stored)
-        return missing, {a.sha256: a for a in stored}
+        return updating.indexed_articles(self.assistant, self.corpus_dir)
 
     def reindex(self, progress: Any, names: set[str]) -> list[str]:
         """Update the index (the caller holds update_lock); lines for the summary, with the
         files the indexer skipped among ``names`` (the others were there before)."""
-
-        def report_progress(stage: str, done: int, total: int) -> None:
-            progress((done, total) if total else None, desc=_STAGES.get(stage, stage))
-
-        try:
-            report = self.assistant.update_index(self.corpus_dir, progress=report_progress)
-        except qa.QAError as exc:
-            return [f"✗ indexing failed: {self.public(exc)} (the previous index is still in use)"]
-        except Exception:  # the browser gets one line, the server log the trace
-            log.exception("indexing %s failed", self.corpus_dir)
-            return [
-                "✗ indexing failed; the server log has the details (the previous index is "
-                "still in use)"
-            ]
-        lines = [
-            f"Index updated in {report.seconds:.1f} s: {len(report.added)} added, "
-            f"{len(report.updated)} updated, {len(report.removed)} removed, "
-            f"{len(report.unchanged)} unchanged; {report.chunks_embedded} passages embedded. "
-            f"Now {report.articles} articles."
-        ]
-        lines += [f"✓ {n}" for n in report.notes if n.split(": ", 1)[0] in names]
-        mine = [s for s in report.skipped if s.path in names]
-        lines += [f"✗ skipped by the indexer: {s}" for s in mine[:_MAX_LISTED]]
-        if len(mine) > _MAX_LISTED:
-            lines.append(f"… and {len(mine) - _MAX_LISTED} more skipped files")
-        others = len(report.skipped) - len(mine)
-        if others:
-            files = "1 other file is" if others == 1 else f"{others} other files are"
-            lines.append(
-                f"({files} skipped by the indexer in the corpus folder; `qa index` lists them)"
-            )
-        return lines
+        return updating.reindex(self, progress, names)
 
     def status(self) -> str:
         """One Markdown line: articles, passages, model, dates covered, last update."""
