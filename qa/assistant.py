@@ -8,8 +8,6 @@ reranker=..., reader=...)``.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,22 +16,16 @@ from typing import Any
 
 from qa.answer.base import Reader
 from qa.answer.factory import DEFAULT_READER, make_reader, make_reranker
-from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, MAX_K, RetrievalSettings
+from qa.config import DEFAULT_ANSWER_K, DEFAULT_RETRIEVE_K, RetrievalSettings
 from qa.embed.encoder import Encoder, open_encoder
-from qa.errors import IndexMismatchError, QuestionError, SettingsError
+from qa.errors import IndexMismatchError, SettingsError
 from qa.index.base import ArticleQuery, Filters, IndexReader
 from qa.index.factory import open_reader
+from qa.questions import check_k, clean_question, follow_up_context
 from qa.records import Answer, Article, ArticlePage, BuildReport, Passage
 from qa.search.rerank import Reranker
 from qa.search.retriever import Retriever
 from qa.text.sentences import lead_sentence
-
-MAX_QUESTION_CHARS = 1000
-# A short question that leans on the conversation ("when was that?", "what did he say?").
-_FOLLOW_UP = re.compile(
-    r"\b(?:it|its|that|this|those|these|they|them|their|he|she|him|her|his|there|then)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -139,8 +131,8 @@ class Assistant:
             until: Only articles published on or before this ISO date.
             mode: "hybrid" (default), "bm25" or "dense", to compare the legs.
         """
-        question, _ = _clean_question(question)
-        k = _check_k(k)
+        question, _ = clean_question(question)
+        k = check_k(k)
         filters = Filters.of(sources, since, until)
         result = self.retriever.search(question, k, filters=filters, mode=mode)
         return [h.passage() for h in result.hits]
@@ -186,9 +178,9 @@ class Assistant:
 
         ``reader``: answer with this reader instead of the assistant's (to compare readers).
         """
-        question, notices = _clean_question(question)
-        depth = max(_check_k(k), _check_k(answer_k))
-        context = _context(question, history)
+        question, notices = clean_question(question)
+        depth = max(check_k(k), check_k(answer_k))
+        context = follow_up_context(question, history)
         if context:
             notices += (f"read as a follow-up to: {context}",)
         filters = Filters.of(sources, since, until)
@@ -303,34 +295,3 @@ def _check_model(index: IndexReader, encoder: Encoder, location: str) -> None:
         f"configured; rebuild with `qa index CORPUS --index {location} --model {info.name}` "
         "or open it with the model it was built with"
     )
-
-
-def _clean_question(question: str) -> tuple[str, tuple[str, ...]]:
-    if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    # Lone surrogates (bytes a terminal passed that are not UTF-8) become "?".
-    cleaned = question.encode("utf-8", "replace").decode("utf-8")
-    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", cleaned)
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    if not cleaned:
-        raise QuestionError("the question is empty; type a question about the articles")
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        cut = cleaned.rfind(" ", 0, MAX_QUESTION_CHARS)
-        cleaned = cleaned[: cut if cut > 0 else MAX_QUESTION_CHARS]
-        return cleaned, (f"the question was trimmed to its first {len(cleaned)} characters",)
-    return cleaned, ()
-
-
-def _check_k(k: int) -> int:
-    valid = isinstance(k, int | float) and not isinstance(k, bool) and math.isfinite(k)
-    if not valid or not 1 <= int(k) <= MAX_K:
-        raise QuestionError(f"k={k!r} is out of range; use a number from 1 to {MAX_K}")
-    return int(k)
-
-
-def _context(question: str, history: Sequence[str]) -> str:
-    """The last earlier question when ``question`` is a short follow-up that refers back."""
-    earlier = [h.strip() for h in history if h and h.strip()]
-    if not earlier or len(question.split()) > 12 or not _FOLLOW_UP.search(question):
-        return ""
-    return earlier[-1][:MAX_QUESTION_CHARS]
