@@ -16,6 +16,7 @@ import numpy as np
 from qa.config import Manifest
 from qa.errors import IndexCorruptError
 from qa.index.base import ArticleQuery, Catalog, ChunkRefs, Filters, StoredChunk
+from qa.index.local.candidates import RowCandidates, known_cosines
 from qa.index.local.generation import Generation, current_generation, open_generation
 from qa.records import Article, ArticlePage, ArticleSummary
 from qa.text.sentences import lead_sentence
@@ -32,6 +33,7 @@ _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a f
 _NONE = Filters()
 _RECENT_LEGS = 64  # legs remembered for the next order() (a search asks two, plus one per outlet)
 _EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
+_NO_SCORES = np.zeros(0, dtype=np.float32)
 
 
 class _Memo:
@@ -144,6 +146,13 @@ class LocalIndex:
     def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
         """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` when
         the segments are exact (FAISS Flat); HNSW segments are approximate as one HNSW is."""
+        rows, scores = self._dense_rows(vector, k, filters)
+        return self._returned(rows, scores) if rows is not None else {}
+
+    def _dense_rows(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The rows and cosines of ``dense`` (rows None when no segment has chunks)."""
         scores, rows = [], []
         for i, segment in enumerate(self._gen.segments):
             if not segment.chunk_count:
@@ -160,23 +169,62 @@ class LocalIndex:
                 scores.append(found_scores[0][keep])
                 rows.append(glob)
         if not rows:
-            return {}
+            return None, np.zeros(0, dtype=np.float32)
         all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
         top = np.lexsort((all_rows, -all_scores))[:k]
         all_scores, all_rows = all_scores[top], all_rows[top]
         if filters != _NONE:
             keep = self._allowed(filters)[all_rows]
             all_scores, all_rows = all_scores[keep], all_rows[keep]
-        return self._returned(all_rows, all_scores)
+        return all_rows, all_scores
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._catalog.chunks:
             return {}
+        rows = self._lexical_rows(terms, k, filters)
+        return self._returned(rows, self._scores(terms)[rows])
+
+    def _lexical_rows(self, terms: Sequence[str], k: int, filters: Filters) -> np.ndarray:
+        """The rows of ``lexical`` (none in an index without chunks)."""
+        if not self._catalog.chunks:
+            return np.zeros(0, dtype=np.int64)
         scores = self._scores(terms)
         searchable = self._searchable(filters)
         # every row searchable: the scores as they are (the same values np.where would copy)
-        rows = _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
-        return self._returned(rows, scores[rows])
+        return _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
+
+    def candidates(
+        self,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        filters: Filters,
+        *,
+        lexical_k: int,
+        dense_k: int,
+        lanes: Sequence[Filters],
+        lane_k: int,
+        use_lexical: bool,
+        use_dense: bool,
+    ) -> RowCandidates:
+        """The union of the legs (``dense``, ``lexical`` when ``use_lexical``, ``lexical`` per
+        lane) as rows, scored as the id-keyed methods would (``qa.search.candidates``)."""
+        near, near_scores = self._dense_rows(vector, dense_k, filters)
+        pools = [near] if use_dense and near is not None else []
+        if use_lexical:
+            pools.append(self._lexical_rows(terms, lexical_k, filters))
+        pools.extend(self._lexical_rows(terms, lane_k, lane) for lane in lanes)
+        rows = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+        articles = self._row_article[rows]
+        return RowCandidates(
+            rows,
+            self._scores(terms)[rows].astype(np.float32) if len(rows) else _NO_SCORES,
+            known_cosines(rows, near, near_scores, lambda rest: self.cosines_at(vector, rest)),
+            self._article_source[articles],
+            self._article_date[articles],
+            self.sentence_scores_at,
+            self._chunks_at,
+            self._id_array,
+        )
 
     def _returned(self, rows: np.ndarray, scores: np.ndarray) -> dict[str, float]:
         """{chunk id: score} of a leg, the rows remembered for this thread's next order()."""
@@ -193,17 +241,24 @@ class LocalIndex:
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
         if not len(ids):
             return np.zeros(0, dtype=np.float32)
+        return self.cosines_at(vector, self._rows(ids))
+
+    def cosines_at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``cosines`` of global rows (float32)."""
         return self._per_segment(
-            self._rows(ids), lambda seg, local: seg.vectors.vectors_at(local) @ vector
+            rows, lambda seg, local: seg.vectors.vectors_at(local) @ vector
         ).astype(np.float32)
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         return self._lexical.idf(list(terms))
 
     def best_sentence_scores(self, ids: Sequence[str], weights: dict[str, float]) -> np.ndarray:
+        return self.sentence_scores_at(self._rows(ids), weights)
+
+    def sentence_scores_at(self, rows: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        """``best_sentence_scores`` of global rows (float32)."""
         return self._per_segment(
-            self._rows(ids),
-            lambda seg, local: seg.sentences.best_sentence_scores(local, weights),
+            rows, lambda seg, local: seg.sentences.best_sentence_scores(local, weights)
         ).astype(np.float32)
 
     def _per_segment(self, rows: np.ndarray, score) -> np.ndarray:
@@ -255,6 +310,10 @@ class LocalIndex:
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         near, every = self._recent.near(), self._row
         rows = [r for r in (near.get(i) or every.get(i) for i in ids) if r is not None]
+        return self._chunks_at(rows)
+
+    def _chunks_at(self, rows: list[int]) -> list[StoredChunk]:
+        """The chunks at global ``rows``, in that order (rows no longer stored left out)."""
         if len(self._gen.segments) != 1:
             return self._gen.chunks_at(rows)
         # one segment: the chunk texts from SQLite, their article's metadata from the rows read
