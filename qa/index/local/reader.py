@@ -1,14 +1,14 @@
 """LocalIndex: the IndexReader of one local generation (FAISS, bm25s, sentence terms, SQLite).
 
 Rows (positions shared by FAISS ids, bm25s documents, sentence-index rows and ``chunks.row`` in
-SQLite) stay inside this module: everything it returns is keyed by chunk id.
+SQLite) stay inside qa.index.local (the id <-> row map is rows.py): everything the IndexReader
+methods return is keyed by chunk id. ``candidates`` (what qa.search.candidates asks of an index
+that can) keeps a question's candidates as rows and makes ids only for those it is asked for.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,43 +18,14 @@ from qa.errors import IndexCorruptError
 from qa.index.base import ArticleQuery, Catalog, ChunkRefs, Filters, StoredChunk
 from qa.index.local.candidates import RowCandidates, known_cosines
 from qa.index.local.generation import Generation, current_generation, open_generation
-from qa.records import Article, ArticlePage, ArticleSummary
-from qa.text.sentences import lead_sentence
+from qa.index.local.listing import article_page
+from qa.index.local.rows import ChunkRows, Memo, top
+from qa.records import Article, ArticlePage
 
-# the archive listing's ORDER BY per sort (missing values last either way; ties by id)
-_ORDER = {
-    "published": "substr(a.published, 1, 10)",
-    "title": "lower(a.title)",
-    "source": "lower(a.source)",
-    "passages": "coalesce(n.passages, 0)",
-    "id": "a.id",
-}
 _MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
 _NONE = Filters()
-_RECENT_LEGS = 64  # legs remembered for the next order() (a search asks two, plus one per outlet)
 _EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
 _NO_SCORES = np.zeros(0, dtype=np.float32)
-
-
-class _Memo:
-    """A small thread-safe LRU: a question asks for the same mask or scores several times."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[object, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
 
 
 class LocalIndex:
@@ -98,10 +69,8 @@ class LocalIndex:
         )
         # deleted rows per segment: a dense search asks that segment for as many more
         self._dead = [0 if m is None else int(len(m) - m.sum()) for m in masks]
-        self._ids = ids
         self._articles = articles  # metadata of every stored article (no text), by position
-        self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
-        self._id_array = np.array(ids, dtype=object)
+        self._map = ChunkRows(ids, self._live)
         self._article_id_array = np.array([a["id"] for a in articles], dtype=str)
         self._row_article = np.array(row_article, dtype=np.int64)
         self._article_source = np.array([a["source"] or "" for a in articles])
@@ -123,10 +92,8 @@ class LocalIndex:
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
-        self._masks = _Memo(2 * _MEMO)  # a filter's mask and its live part
-        self._recent = _Recent()
-        self._bm25 = _Memo(_MEMO)
-        self._row_memo = _Memo(_MEMO)
+        self._masks = Memo(2 * _MEMO)  # a filter's mask and its live part
+        self._bm25 = Memo(_MEMO)
 
     @property
     def name(self) -> str:
@@ -147,7 +114,7 @@ class LocalIndex:
         """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` when
         the segments are exact (FAISS Flat); HNSW segments are approximate as one HNSW is."""
         rows, scores = self._dense_rows(vector, k, filters)
-        return self._returned(rows, scores) if rows is not None else {}
+        return self._map.returned(rows, scores) if rows is not None else {}
 
     def _dense_rows(
         self, vector: np.ndarray, k: int, filters: Filters
@@ -182,7 +149,7 @@ class LocalIndex:
         if not self._catalog.chunks:
             return {}
         rows = self._lexical_rows(terms, k, filters)
-        return self._returned(rows, self._scores(terms)[rows])
+        return self._map.returned(rows, self._scores(terms)[rows])
 
     def _lexical_rows(self, terms: Sequence[str], k: int, filters: Filters) -> np.ndarray:
         """The rows of ``lexical`` (none in an index without chunks)."""
@@ -191,7 +158,7 @@ class LocalIndex:
         scores = self._scores(terms)
         searchable = self._searchable(filters)
         # every row searchable: the scores as they are (the same values np.where would copy)
-        return _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
+        return top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
 
     def candidates(
         self,
@@ -223,17 +190,8 @@ class LocalIndex:
             self._article_date[articles],
             self.sentence_scores_at,
             self._chunks_at,
-            self._id_array,
+            self._map.ids,
         )
-
-    def _returned(self, rows: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """{chunk id: score} of a leg, the rows remembered for this thread's next order()."""
-        ids = self._id_array[rows].tolist()
-        legs = self._recent.legs
-        if len(legs) >= _RECENT_LEGS:  # legs asked without an order() after them
-            legs.clear()
-        legs.append(rows)
-        return dict(zip(ids, scores.tolist()))
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         return self._scores(terms)[self._rows(ids)]
@@ -276,26 +234,7 @@ class LocalIndex:
         return out
 
     def order(self, ids: Sequence[str]) -> list[str]:
-        given = list(ids)
-        recent = self._recent
-        legs, recent.legs = recent.legs, []
-        ordered = None
-        if legs:
-            # ``ids`` are usually what this thread's legs just returned: their rows are at hand
-            # (a cold lookup in the map of every chunk id costs ~1 ms a search at 200k chunks)
-            rows = np.unique(np.concatenate(legs))
-            asked = ids if isinstance(ids, (set, frozenset)) else set(given)
-            if len(rows) == len(asked) == len(given):
-                ordered = self._id_array[rows].tolist()
-                if not asked.issuperset(ordered):  # the same ids (unique rows, equal counts)
-                    ordered = None
-        if ordered is None:
-            rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
-            at = np.argsort(rows, kind="stable")
-            ordered, rows = list(map(given.__getitem__, at.tolist())), rows[at]
-        recent.ordered, recent.rows, recent.position = ordered, rows, None
-        self._row_memo.get(tuple(ordered), lambda: rows)  # what the next calls will ask
-        return ordered
+        return self._map.order(ids)
 
     def refs(self, ids: Sequence[str]) -> ChunkRefs:
         articles = self._row_article[self._rows(ids)]
@@ -308,9 +247,7 @@ class LocalIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
-        near, every = self._recent.near(), self._row
-        rows = [r for r in (near.get(i) or every.get(i) for i in ids) if r is not None]
-        return self._chunks_at(rows)
+        return self._chunks_at(self._map.live_rows(ids))
 
     def _chunks_at(self, rows: list[int]) -> list[StoredChunk]:
         """The chunks at global ``rows``, in that order (rows no longer stored left out)."""
@@ -338,59 +275,7 @@ class LocalIndex:
         return self._catalog
 
     def articles(self, query: ArticleQuery) -> ArticlePage:
-        where, args = _article_where(query)
-        counted = self._gen.select(
-            "SELECT count(*), sum(a.published IS NULL OR a.published = '') "
-            f"FROM articles a WHERE {where}",
-            args,
-        )[0]
-        months = self._gen.select(
-            f"SELECT substr(a.published, 1, 7) AS m, count(*) FROM articles a WHERE {where} "
-            "AND a.published IS NOT NULL AND a.published != '' GROUP BY m ORDER BY m",
-            args,
-        )
-        sources = self._gen.select(
-            f"SELECT coalesce(a.source, '') AS s, count(*) AS n FROM articles a WHERE {where} "
-            "GROUP BY s ORDER BY n DESC, s",
-            args,
-        )
-        order = _ORDER[query.sort]
-        direction = "DESC" if query.descending else "ASC"
-        counts = (
-            "LEFT JOIN (SELECT article_id, count(*) AS passages FROM chunks GROUP BY article_id) "
-            "n ON n.article_id = a.id "
-            if query.sort == "passages"
-            else ""
-        )
-        # the page's ids first (only the sort key is read for the rows skipped), then its rows
-        ids = self._gen.select(
-            f"SELECT a.id FROM articles a {counts}WHERE {where} "
-            f"ORDER BY ({order}) IS NULL OR ({order}) = '', ({order}) {direction}, a.id "
-            "LIMIT ? OFFSET ?",
-            (*args, query.limit, query.offset),
-        )
-        found = {
-            row[0]: row
-            for row in self._gen.select(
-                "SELECT a.id, a.title, a.source, a.published, a.path, "
-                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), "
-                "a.text "  # an untitled article's first characters, where its lead is
-                f"FROM articles a WHERE a.id IN ({','.join('?' * len(ids))})",
-                tuple(i for (i,) in ids),
-            )
-        }
-        page = [found[i] for (i,) in ids if i in found]
-        return ArticlePage(
-            rows=tuple(
-                ArticleSummary(*row[:6], lead=lead_sentence(row[6]) if not row[1] else "")
-                for row in page
-            ),
-            total=int(counted[0]),
-            offset=query.offset,
-            by_month=tuple((m, int(n)) for m, n in months),
-            by_source=tuple((s, int(n)) for s, n in sources),
-            undated=int(counted[1] or 0),
-        )
+        return article_page(self._gen, query)
 
     def stale(self) -> bool:
         live = current_generation(self.folder)
@@ -402,9 +287,7 @@ class LocalIndex:
     # -- rows ------------------------------------------------------------------------------------
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
-        """The rows of ``ids`` (a question asks this of its candidates several times: kept)."""
-        key = tuple(ids)
-        return self._row_memo.get(key, lambda: _lookup(self._recent.near(), self._row, key))
+        return self._map.rows(ids)
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
@@ -435,56 +318,3 @@ class LocalIndex:
         if filters.until:
             ok &= dated & (self._article_date <= filters.until)
         return ok[self._row_article]
-
-
-def _article_where(query: ArticleQuery) -> tuple[str, tuple[object, ...]]:
-    """The SQL condition on ``articles a`` for a listing query, and its arguments."""
-    clauses, args = ["1"], []
-    if query.needle:
-        clauses.append("(instr(lower(coalesce(a.title, '')), ?) OR instr(lower(a.path), ?))")
-        args += [query.needle, query.needle]
-    f = query.filters
-    if f.sources:
-        clauses.append(f"lower(a.source) IN ({','.join('?' * len(f.sources))})")
-        args += [s.lower() for s in f.sources]
-    if f.since:
-        clauses.append("substr(a.published, 1, 10) >= ?")
-        args.append(f.since)
-    if f.until:
-        clauses.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
-        args.append(f.until)
-    return " AND ".join(clauses), tuple(args)
-
-
-class _Recent(threading.local):
-    """Per thread: the rows of the legs of its current search (``legs``) and its last
-    ``order()``, where the rows of a question's candidates are found without touching the map
-    of every chunk id."""
-
-    def __init__(self) -> None:
-        self.legs: list[np.ndarray] = []
-        self.ordered: list[str] = []
-        self.rows = np.zeros(0, dtype=np.int64)
-        self.position: dict[str, int] | None = None
-
-    def near(self) -> dict[str, int]:
-        """{chunk id: row} of the last ``order()`` (made on first use)."""
-        if self.position is None:
-            self.position = dict(zip(self.ordered, self.rows.tolist()))
-        return self.position
-
-
-def _lookup(near: dict[str, int], every: dict[str, int], ids: Sequence[str]) -> np.ndarray:
-    """The rows of ``ids`` from ``near`` when it holds them all, else from ``every``
-    (KeyError for an id that is not a live chunk)."""
-    try:
-        return np.fromiter(map(near.__getitem__, ids), np.int64, len(ids))
-    except KeyError:
-        return np.fromiter(map(every.__getitem__, ids), np.int64, len(ids))
-
-
-def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Rows of the ``n`` largest values, those above zero only (in no particular order)."""
-    n = min(n, len(values))
-    rows = np.argpartition(-values, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
-    return rows[values[rows] > 0]
