@@ -19,12 +19,12 @@ from qa.index.base import ArticleQuery, Catalog, ChunkRefs, Filters, StoredChunk
 from qa.index.local.candidates import RowCandidates, known_cosines
 from qa.index.local.generation import Generation, current_generation, open_generation
 from qa.index.local.listing import article_page
+from qa.index.local.masks import FilterMasks
 from qa.index.local.rows import ChunkRows, Memo, top
 from qa.records import Article, ArticlePage
 
-_MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
+_MEMO = 8  # BM25 score vectors kept: one question asks for a few
 _NONE = Filters()
-_EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
 _NO_SCORES = np.zeros(0, dtype=np.float32)
 
 
@@ -92,7 +92,9 @@ class LocalIndex:
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
-        self._masks = Memo(2 * _MEMO)  # a filter's mask and its live part
+        self._filters = FilterMasks(
+            self._row_article, self._article_source, self._article_date, self._live
+        )
         self._bm25 = Memo(_MEMO)
 
     @property
@@ -141,7 +143,7 @@ class LocalIndex:
         top = np.lexsort((all_rows, -all_scores))[:k]
         all_scores, all_rows = all_scores[top], all_rows[top]
         if filters != _NONE:
-            keep = self._allowed(filters)[all_rows]
+            keep = self._filters.allowed(filters)[all_rows]
             all_scores, all_rows = all_scores[keep], all_rows[keep]
         return all_rows, all_scores
 
@@ -156,7 +158,7 @@ class LocalIndex:
         if not self._catalog.chunks:
             return np.zeros(0, dtype=np.int64)
         scores = self._scores(terms)
-        searchable = self._searchable(filters)
+        searchable = self._filters.searchable(filters)
         # every row searchable: the scores as they are (the same values np.where would copy)
         return top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
 
@@ -292,29 +294,3 @@ class LocalIndex:
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
         return self._bm25.get(tuple(tokens), lambda: self._lexical.scores_of(tokens))
-
-    def _allowed(self, filters: Filters) -> np.ndarray:
-        """Per chunk row: whether its article passes ``filters``."""
-        return self._masks.get(filters, lambda: self._mask(filters))
-
-    def _searchable(self, filters: Filters) -> np.ndarray | None:
-        """Per chunk row: live and passing ``filters``; None when every row is (kept)."""
-
-        def make() -> np.ndarray:
-            both = self._allowed(filters) & self._live
-            return _EVERY if both.all() else both
-
-        found = self._masks.get(("searchable", filters), make)
-        return None if found is _EVERY else found
-
-    def _mask(self, filters: Filters) -> np.ndarray:
-        ok = np.ones(len(self._article_id_array), dtype=bool)
-        if filters.sources:
-            wanted = {s.casefold() for s in filters.sources}
-            ok &= np.array([s.casefold() in wanted for s in self._article_source.tolist()])
-        dated = self._article_date != ""
-        if filters.since:
-            ok &= dated & (self._article_date >= filters.since)
-        if filters.until:
-            ok &= dated & (self._article_date <= filters.until)
-        return ok[self._row_article]
