@@ -243,3 +243,51 @@ def test_stamps_saved_for_another_generation_are_checked_article_by_article(tmp_
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     again = qa.build_index(corpus, index, encoder=encoder)
     assert again.updated == ("j1",) and len(again.unchanged) == 2
+
+
+@pytest.mark.parametrize("pools", [(300, 600, 100), (3, 4, 2)])
+def test_the_local_candidates_equal_the_id_keyed_ones(seed_index, updated, encoder, pools):
+    """LocalIndex.candidates (rows inside) gives exactly what any engine's id methods give:
+    one segment and three with deleted rows, every mode, filters and outlet lanes, legs
+    small enough that a candidate misses the other leg's scores."""
+    from qa.config import RetrievalSettings
+    from qa.index.base import Filters
+    from qa.search.candidates import IdCandidates, gather
+    from qa.search.query import OutletMatcher, plan_query
+
+    settings = RetrievalSettings(
+        candidates=pools[0], dense_candidates=pools[1], outlet_candidates=pools[2]
+    )
+    for folder in (seed_index, updated[1]):
+        index = LocalIndex(folder)
+        sources = index.catalog().sources
+        outlets = OutletMatcher(sources)
+        for q in [*QUESTIONS, f"what did {sources[0]} and {sources[-1]} report on the raid?"]:
+            plan = plan_query(q, outlets)
+            tokens = tokenize([q])[0]
+            qvec = encoder.encode_queries([plan.text])[0]
+            weights = index.term_weights(list(dict.fromkeys(tokens)))
+            for filters in (Filters(), Filters((sources[0],)), Filters(since="2024-03-02")):
+                for mode in ("hybrid", "bm25", "dense"):
+                    fast = gather(index, plan, tokens, qvec, filters, mode, settings)
+                    slow = IdCandidates(
+                        index, tokens, qvec, filters, _lanes(plan, filters, mode), mode, settings
+                    )
+                    assert type(fast).__name__ == "RowCandidates" and len(fast) == len(slow)
+                    for name in ("bm25", "dense", "sources", "published"):
+                        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+                    if len(slow):
+                        assert np.array_equal(
+                            fast.sentence_scores(weights), slow.sentence_scores(weights)
+                        )
+                    every = list(range(len(slow)))[::-1]
+                    assert fast.chunks(every) == slow.chunks(every)
+                    assert [c.id for c in fast.chunks(every)] == slow.ids[::-1]
+        index.close()
+
+
+def _lanes(plan, filters, mode):
+    """The outlet lanes of a hybrid search (gather's)."""
+    if mode != "hybrid":
+        return []
+    return [lane for lane in map(filters.within, plan.outlets) if lane is not None]

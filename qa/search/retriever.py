@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import repeat
-
 import numpy as np
 
 from qa.config import RetrievalSettings
 from qa.embed.encoder import Encoder
 from qa.errors import SettingsError
 from qa.index.base import Filters, IndexReader
+from qa.search.candidates import Candidates, gather
 from qa.search.diversify import diversify
 from qa.search.fusion import MODES, fuse
 from qa.search.hits import Hit, Retrieval
-from qa.search.query import OutletMatcher, QueryPlan, plan_query
+from qa.search.query import OutletMatcher, plan_query
 from qa.search.rerank import KeepOrder, Reranker
 from qa.text.tokens import tokenize
 
@@ -58,85 +56,35 @@ class Retriever:
         qvec = self.encoder.encode_queries([f"{context} {plan.text}".strip()])[0]
         tokens = tokenize([f"{context} {question}".strip()])[0]
         weights = self.index.term_weights(list(dict.fromkeys(tokens)))
-        ids, bm25, dense = self._candidates(plan, tokens, qvec, filters, mode)
-        refs = self.index.refs(ids)
+        found = gather(self.index, plan, tokens, qvec, filters, mode, self.settings)
         sentence = (
-            self.index.best_sentence_scores(ids, weights)
-            if mode == "hybrid" and ids
-            else np.zeros(len(ids), dtype=np.float32)
+            found.sentence_scores(weights)
+            if mode == "hybrid" and len(found)
+            else np.zeros(len(found), dtype=np.float32)
         )
         score = fuse(
             plan,
-            bm25,
-            dense,
+            found.bm25,
+            found.dense,
             sentence,
-            refs.sources,
-            refs.published,
+            found.sources,
+            found.published,
             mode=mode,
             settings=self.settings,
         )
-        pool = self._pool(ids, score, dense, bm25, k)
+        pool = self._pool(found, score, k)
         hits = diversify(plan, self.reranker.rerank(plan, pool, k), k, self.settings)
         return Retrieval(plan, tuple(hits), qvec, weights)
 
-    def _candidates(
-        self,
-        plan: QueryPlan,
-        tokens: list[str],
-        qvec: np.ndarray,
-        filters: Filters,
-        mode: str,
-    ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Candidate ids in storage order, with their BM25 and dense scores (float32)."""
-        s = self.settings
-        lexical = self.index.lexical(tokens, s.candidates, filters) if mode != "dense" else {}
-        near = self.index.dense(qvec, s.dense_candidates, filters)
-        found = set(lexical)
-        if mode != "bm25":
-            found.update(near)
-        if mode == "hybrid":
-            for outlet in plan.outlets:
-                lane = filters.within(outlet)
-                if lane is not None:
-                    found |= set(self.index.lexical(tokens, s.outlet_candidates, lane))
-        ids = self.index.order(found)
-        return ids, self._known(ids, lexical, tokens, None), self._known(ids, near, None, qvec)
-
-    def _known(
-        self,
-        ids: list[str],
-        scores: dict[str, float],
-        tokens: list[str] | None,
-        qvec: np.ndarray | None,
-    ) -> np.ndarray:
-        """Each id's score from ``scores``, asking the index for the ones a leg did not return."""
-        # NaN marks an id the leg did not return (a leg's scores are numbers: cosines, BM25)
-        found = np.fromiter(map(scores.get, ids, repeat(np.nan)), np.float64, len(ids))
-        out = found.astype(np.float32)
-        missing = np.flatnonzero(np.isnan(found))
-        if len(missing):
-            rest = list(map(ids.__getitem__, missing.tolist()))
-            if tokens is not None:
-                out[missing] = self.index.lexical_scores(tokens, rest)
-            else:
-                out[missing] = self.index.cosines(qvec, rest)
-        return out
-
-    def _pool(
-        self,
-        ids: Sequence[str],
-        score: np.ndarray,
-        dense: np.ndarray,
-        bm25: np.ndarray,
-        k: int,
-    ) -> list[Hit]:
+    def _pool(self, found: Candidates, score: np.ndarray, k: int) -> list[Hit]:
         """The best ``max(pool_per_k * k, min_pool)`` candidates as hits, best first."""
         depth = max(k * self.settings.pool_per_k, self.settings.min_pool)
         at = np.argsort(-score, kind="stable")[:depth]
-        chosen = [ids[i] for i in at.tolist()]
-        chunks = {c.id: c for c in self.index.chunks(chosen)}
+        chunks = found.chunks(at.tolist())
         return [
-            Hit(chunks[i], s, d, b)
-            for i, s, d, b in zip(chosen, score[at].tolist(), dense[at].tolist(), bm25[at].tolist())
-            if i in chunks
+            Hit(c, s, d, b)
+            for c, s, d, b in zip(
+                chunks, score[at].tolist(), found.dense[at].tolist(), found.bm25[at].tolist()
+            )
+            if c is not None
         ]

@@ -1,14 +1,14 @@
 """LocalIndex: the IndexReader of one local generation (FAISS, bm25s, sentence terms, SQLite).
 
 Rows (positions shared by FAISS ids, bm25s documents, sentence-index rows and ``chunks.row`` in
-SQLite) stay inside this module: everything it returns is keyed by chunk id.
+SQLite) stay inside qa.index.local (the id <-> row map is rows.py): everything the IndexReader
+methods return is keyed by chunk id. ``candidates`` (what qa.search.candidates asks of an index
+that can) keeps a question's candidates as rows and makes ids only for those it is asked for.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,43 +16,16 @@ import numpy as np
 from qa.config import Manifest
 from qa.errors import IndexCorruptError
 from qa.index.base import ArticleQuery, Catalog, ChunkRefs, Filters, StoredChunk
+from qa.index.local.candidates import RowCandidates, known_cosines
 from qa.index.local.generation import Generation, current_generation, open_generation
-from qa.records import Article, ArticlePage, ArticleSummary
-from qa.text.sentences import lead_sentence
+from qa.index.local.listing import article_page
+from qa.index.local.masks import FilterMasks
+from qa.index.local.rows import ChunkRows, Memo, top
+from qa.records import Article, ArticlePage
 
-# the archive listing's ORDER BY per sort (missing values last either way; ties by id)
-_ORDER = {
-    "published": "substr(a.published, 1, 10)",
-    "title": "lower(a.title)",
-    "source": "lower(a.source)",
-    "passages": "coalesce(n.passages, 0)",
-    "id": "a.id",
-}
-_MEMO = 8  # filter masks and BM25 score vectors kept: one question asks for a few of each
+_MEMO = 8  # BM25 score vectors kept: one question asks for a few
 _NONE = Filters()
-_RECENT_LEGS = 64  # legs remembered for the next order() (a search asks two, plus one per outlet)
-_EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in
-
-
-class _Memo:
-    """A small thread-safe LRU: a question asks for the same mask or scores several times."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[object, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
+_NO_SCORES = np.zeros(0, dtype=np.float32)
 
 
 class LocalIndex:
@@ -96,10 +69,8 @@ class LocalIndex:
         )
         # deleted rows per segment: a dense search asks that segment for as many more
         self._dead = [0 if m is None else int(len(m) - m.sum()) for m in masks]
-        self._ids = ids
         self._articles = articles  # metadata of every stored article (no text), by position
-        self._row = {cid: row for row, cid in enumerate(ids) if self._live[row]}
-        self._id_array = np.array(ids, dtype=object)
+        self._map = ChunkRows(ids, self._live)
         self._article_id_array = np.array([a["id"] for a in articles], dtype=str)
         self._row_article = np.array(row_article, dtype=np.int64)
         self._article_source = np.array([a["source"] or "" for a in articles])
@@ -121,10 +92,10 @@ class LocalIndex:
             name=self._gen.name,
             built_at=self.manifest.built_at or None,
         )
-        self._masks = _Memo(2 * _MEMO)  # a filter's mask and its live part
-        self._recent = _Recent()
-        self._bm25 = _Memo(_MEMO)
-        self._row_memo = _Memo(_MEMO)
+        self._filters = FilterMasks(
+            self._row_article, self._article_source, self._article_date, self._live
+        )
+        self._bm25 = Memo(_MEMO)
 
     @property
     def name(self) -> str:
@@ -144,6 +115,13 @@ class LocalIndex:
     def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
         """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` when
         the segments are exact (FAISS Flat); HNSW segments are approximate as one HNSW is."""
+        rows, scores = self._dense_rows(vector, k, filters)
+        return self._map.returned(rows, scores) if rows is not None else {}
+
+    def _dense_rows(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The rows and cosines of ``dense`` (rows None when no segment has chunks)."""
         scores, rows = [], []
         for i, segment in enumerate(self._gen.segments):
             if not segment.chunk_count:
@@ -160,32 +138,62 @@ class LocalIndex:
                 scores.append(found_scores[0][keep])
                 rows.append(glob)
         if not rows:
-            return {}
+            return None, np.zeros(0, dtype=np.float32)
         all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
         top = np.lexsort((all_rows, -all_scores))[:k]
         all_scores, all_rows = all_scores[top], all_rows[top]
         if filters != _NONE:
-            keep = self._allowed(filters)[all_rows]
+            keep = self._filters.allowed(filters)[all_rows]
             all_scores, all_rows = all_scores[keep], all_rows[keep]
-        return self._returned(all_rows, all_scores)
+        return all_rows, all_scores
 
     def lexical(self, terms: Sequence[str], k: int, filters: Filters) -> dict[str, float]:
         if not self._catalog.chunks:
             return {}
-        scores = self._scores(terms)
-        searchable = self._searchable(filters)
-        # every row searchable: the scores as they are (the same values np.where would copy)
-        rows = _top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
-        return self._returned(rows, scores[rows])
+        rows = self._lexical_rows(terms, k, filters)
+        return self._map.returned(rows, self._scores(terms)[rows])
 
-    def _returned(self, rows: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """{chunk id: score} of a leg, the rows remembered for this thread's next order()."""
-        ids = self._id_array[rows].tolist()
-        legs = self._recent.legs
-        if len(legs) >= _RECENT_LEGS:  # legs asked without an order() after them
-            legs.clear()
-        legs.append(rows)
-        return dict(zip(ids, scores.tolist()))
+    def _lexical_rows(self, terms: Sequence[str], k: int, filters: Filters) -> np.ndarray:
+        """The rows of ``lexical`` (none in an index without chunks)."""
+        if not self._catalog.chunks:
+            return np.zeros(0, dtype=np.int64)
+        scores = self._scores(terms)
+        searchable = self._filters.searchable(filters)
+        # every row searchable: the scores as they are (the same values np.where would copy)
+        return top(scores if searchable is None else np.where(searchable, scores, -1.0), k)
+
+    def candidates(
+        self,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        filters: Filters,
+        *,
+        lexical_k: int,
+        dense_k: int,
+        lanes: Sequence[Filters],
+        lane_k: int,
+        use_lexical: bool,
+        use_dense: bool,
+    ) -> RowCandidates:
+        """The union of the legs (``dense``, ``lexical`` when ``use_lexical``, ``lexical`` per
+        lane) as rows, scored as the id-keyed methods would (``qa.search.candidates``)."""
+        near, near_scores = self._dense_rows(vector, dense_k, filters)
+        pools = [near] if use_dense and near is not None else []
+        if use_lexical:
+            pools.append(self._lexical_rows(terms, lexical_k, filters))
+        pools.extend(self._lexical_rows(terms, lane_k, lane) for lane in lanes)
+        rows = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
+        articles = self._row_article[rows]
+        return RowCandidates(
+            rows,
+            self._scores(terms)[rows].astype(np.float32) if len(rows) else _NO_SCORES,
+            known_cosines(rows, near, near_scores, lambda rest: self.cosines_at(vector, rest)),
+            self._article_source[articles],
+            self._article_date[articles],
+            self.sentence_scores_at,
+            self._chunks_at,
+            self._map.ids,
+        )
 
     def lexical_scores(self, terms: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         return self._scores(terms)[self._rows(ids)]
@@ -193,17 +201,24 @@ class LocalIndex:
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> np.ndarray:
         if not len(ids):
             return np.zeros(0, dtype=np.float32)
+        return self.cosines_at(vector, self._rows(ids))
+
+    def cosines_at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``cosines`` of global rows (float32)."""
         return self._per_segment(
-            self._rows(ids), lambda seg, local: seg.vectors.vectors_at(local) @ vector
+            rows, lambda seg, local: seg.vectors.vectors_at(local) @ vector
         ).astype(np.float32)
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         return self._lexical.idf(list(terms))
 
     def best_sentence_scores(self, ids: Sequence[str], weights: dict[str, float]) -> np.ndarray:
+        return self.sentence_scores_at(self._rows(ids), weights)
+
+    def sentence_scores_at(self, rows: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        """``best_sentence_scores`` of global rows (float32)."""
         return self._per_segment(
-            self._rows(ids),
-            lambda seg, local: seg.sentences.best_sentence_scores(local, weights),
+            rows, lambda seg, local: seg.sentences.best_sentence_scores(local, weights)
         ).astype(np.float32)
 
     def _per_segment(self, rows: np.ndarray, score) -> np.ndarray:
@@ -221,26 +236,7 @@ class LocalIndex:
         return out
 
     def order(self, ids: Sequence[str]) -> list[str]:
-        given = list(ids)
-        recent = self._recent
-        legs, recent.legs = recent.legs, []
-        ordered = None
-        if legs:
-            # ``ids`` are usually what this thread's legs just returned: their rows are at hand
-            # (a cold lookup in the map of every chunk id costs ~1 ms a search at 200k chunks)
-            rows = np.unique(np.concatenate(legs))
-            asked = ids if isinstance(ids, (set, frozenset)) else set(given)
-            if len(rows) == len(asked) == len(given):
-                ordered = self._id_array[rows].tolist()
-                if not asked.issuperset(ordered):  # the same ids (unique rows, equal counts)
-                    ordered = None
-        if ordered is None:
-            rows = np.fromiter(map(self._row.__getitem__, given), np.int64, len(given))
-            at = np.argsort(rows, kind="stable")
-            ordered, rows = list(map(given.__getitem__, at.tolist())), rows[at]
-        recent.ordered, recent.rows, recent.position = ordered, rows, None
-        self._row_memo.get(tuple(ordered), lambda: rows)  # what the next calls will ask
-        return ordered
+        return self._map.order(ids)
 
     def refs(self, ids: Sequence[str]) -> ChunkRefs:
         articles = self._row_article[self._rows(ids)]
@@ -253,8 +249,10 @@ class LocalIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
-        near, every = self._recent.near(), self._row
-        rows = [r for r in (near.get(i) or every.get(i) for i in ids) if r is not None]
+        return self._chunks_at(self._map.live_rows(ids))
+
+    def _chunks_at(self, rows: list[int]) -> list[StoredChunk]:
+        """The chunks at global ``rows``, in that order (rows no longer stored left out)."""
         if len(self._gen.segments) != 1:
             return self._gen.chunks_at(rows)
         # one segment: the chunk texts from SQLite, their article's metadata from the rows read
@@ -279,59 +277,7 @@ class LocalIndex:
         return self._catalog
 
     def articles(self, query: ArticleQuery) -> ArticlePage:
-        where, args = _article_where(query)
-        counted = self._gen.select(
-            "SELECT count(*), sum(a.published IS NULL OR a.published = '') "
-            f"FROM articles a WHERE {where}",
-            args,
-        )[0]
-        months = self._gen.select(
-            f"SELECT substr(a.published, 1, 7) AS m, count(*) FROM articles a WHERE {where} "
-            "AND a.published IS NOT NULL AND a.published != '' GROUP BY m ORDER BY m",
-            args,
-        )
-        sources = self._gen.select(
-            f"SELECT coalesce(a.source, '') AS s, count(*) AS n FROM articles a WHERE {where} "
-            "GROUP BY s ORDER BY n DESC, s",
-            args,
-        )
-        order = _ORDER[query.sort]
-        direction = "DESC" if query.descending else "ASC"
-        counts = (
-            "LEFT JOIN (SELECT article_id, count(*) AS passages FROM chunks GROUP BY article_id) "
-            "n ON n.article_id = a.id "
-            if query.sort == "passages"
-            else ""
-        )
-        # the page's ids first (only the sort key is read for the rows skipped), then its rows
-        ids = self._gen.select(
-            f"SELECT a.id FROM articles a {counts}WHERE {where} "
-            f"ORDER BY ({order}) IS NULL OR ({order}) = '', ({order}) {direction}, a.id "
-            "LIMIT ? OFFSET ?",
-            (*args, query.limit, query.offset),
-        )
-        found = {
-            row[0]: row
-            for row in self._gen.select(
-                "SELECT a.id, a.title, a.source, a.published, a.path, "
-                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), "
-                "a.text "  # an untitled article's first characters, where its lead is
-                f"FROM articles a WHERE a.id IN ({','.join('?' * len(ids))})",
-                tuple(i for (i,) in ids),
-            )
-        }
-        page = [found[i] for (i,) in ids if i in found]
-        return ArticlePage(
-            rows=tuple(
-                ArticleSummary(*row[:6], lead=lead_sentence(row[6]) if not row[1] else "")
-                for row in page
-            ),
-            total=int(counted[0]),
-            offset=query.offset,
-            by_month=tuple((m, int(n)) for m, n in months),
-            by_source=tuple((s, int(n)) for s, n in sources),
-            undated=int(counted[1] or 0),
-        )
+        return article_page(self._gen, query)
 
     def stale(self) -> bool:
         live = current_generation(self.folder)
@@ -343,89 +289,8 @@ class LocalIndex:
     # -- rows ------------------------------------------------------------------------------------
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
-        """The rows of ``ids`` (a question asks this of its candidates several times: kept)."""
-        key = tuple(ids)
-        return self._row_memo.get(key, lambda: _lookup(self._recent.near(), self._row, key))
+        return self._map.rows(ids)
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         tokens = list(terms)
         return self._bm25.get(tuple(tokens), lambda: self._lexical.scores_of(tokens))
-
-    def _allowed(self, filters: Filters) -> np.ndarray:
-        """Per chunk row: whether its article passes ``filters``."""
-        return self._masks.get(filters, lambda: self._mask(filters))
-
-    def _searchable(self, filters: Filters) -> np.ndarray | None:
-        """Per chunk row: live and passing ``filters``; None when every row is (kept)."""
-
-        def make() -> np.ndarray:
-            both = self._allowed(filters) & self._live
-            return _EVERY if both.all() else both
-
-        found = self._masks.get(("searchable", filters), make)
-        return None if found is _EVERY else found
-
-    def _mask(self, filters: Filters) -> np.ndarray:
-        ok = np.ones(len(self._article_id_array), dtype=bool)
-        if filters.sources:
-            wanted = {s.casefold() for s in filters.sources}
-            ok &= np.array([s.casefold() in wanted for s in self._article_source.tolist()])
-        dated = self._article_date != ""
-        if filters.since:
-            ok &= dated & (self._article_date >= filters.since)
-        if filters.until:
-            ok &= dated & (self._article_date <= filters.until)
-        return ok[self._row_article]
-
-
-def _article_where(query: ArticleQuery) -> tuple[str, tuple[object, ...]]:
-    """The SQL condition on ``articles a`` for a listing query, and its arguments."""
-    clauses, args = ["1"], []
-    if query.needle:
-        clauses.append("(instr(lower(coalesce(a.title, '')), ?) OR instr(lower(a.path), ?))")
-        args += [query.needle, query.needle]
-    f = query.filters
-    if f.sources:
-        clauses.append(f"lower(a.source) IN ({','.join('?' * len(f.sources))})")
-        args += [s.lower() for s in f.sources]
-    if f.since:
-        clauses.append("substr(a.published, 1, 10) >= ?")
-        args.append(f.since)
-    if f.until:
-        clauses.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
-        args.append(f.until)
-    return " AND ".join(clauses), tuple(args)
-
-
-class _Recent(threading.local):
-    """Per thread: the rows of the legs of its current search (``legs``) and its last
-    ``order()``, where the rows of a question's candidates are found without touching the map
-    of every chunk id."""
-
-    def __init__(self) -> None:
-        self.legs: list[np.ndarray] = []
-        self.ordered: list[str] = []
-        self.rows = np.zeros(0, dtype=np.int64)
-        self.position: dict[str, int] | None = None
-
-    def near(self) -> dict[str, int]:
-        """{chunk id: row} of the last ``order()`` (made on first use)."""
-        if self.position is None:
-            self.position = dict(zip(self.ordered, self.rows.tolist()))
-        return self.position
-
-
-def _lookup(near: dict[str, int], every: dict[str, int], ids: Sequence[str]) -> np.ndarray:
-    """The rows of ``ids`` from ``near`` when it holds them all, else from ``every``
-    (KeyError for an id that is not a live chunk)."""
-    try:
-        return np.fromiter(map(near.__getitem__, ids), np.int64, len(ids))
-    except KeyError:
-        return np.fromiter(map(every.__getitem__, ids), np.int64, len(ids))
-
-
-def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Rows of the ``n`` largest values, those above zero only (in no particular order)."""
-    n = min(n, len(values))
-    rows = np.argpartition(-values, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
-    return rows[values[rows] > 0]
