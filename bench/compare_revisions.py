@@ -130,8 +130,8 @@ def _same_hits(a: dict, b: dict) -> bool:
 def _same_answer(a: dict, b: dict) -> bool:
     """Equal on the answer fields both revisions have (a newer one may add a field)."""
     shared = sorted(a["answer"].keys() & b["answer"].keys())
-    return json.dumps([a["answer"][key] for key in shared]) == json.dumps(
-        [b["answer"][key] for key in shared]
+    return json.dumps([a["answer"][key] for key in shared], sort_keys=True) == json.dumps(
+        [b["answer"][key] for key in shared], sort_keys=True
     )
 
 
