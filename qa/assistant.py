@@ -262,6 +262,15 @@ class Assistant:
             "published_max": catalog.published_max,
         }
 
+    def prepare_updates(self) -> None:
+        """Import what an index update needs (the build and langchain's splitter, 0.5-1.5 s
+        here) before the first update asks: a server that takes uploads calls it at start, in
+        the background, so its first upload does not wait for them."""
+        import qa.index.build  # noqa: F401
+        from qa.ingest.chunking import load_splitter
+
+        load_splitter()
+
     def update_index(
         self, corpus: str | Path, *, progress: Callable[[str, int, int], None] | None = None
     ) -> BuildReport:

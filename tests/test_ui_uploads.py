@@ -14,6 +14,8 @@ import json
 import secrets
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -246,3 +248,23 @@ def test_a_bad_uploads_setting_names_the_choices(monkeypatch, seed_index, tmp_pa
     monkeypatch.setenv("QA_UPLOADS", "maybe")
     with pytest.raises(qa.SettingsError, match="QA_UPLOADS must be one of on, off"):
         build_app(seed_index, tmp_path)
+
+
+def test_a_chat_that_takes_uploads_imports_the_build_ahead(seed_index, tmp_path):
+    """A cold server's first upload would wait ~1 s for langchain and the build: the chat
+    imports them in the background when it starts (and not when uploads are off)."""
+    code = (
+        "import sys, pathlib, qa\n"
+        "from ui.chat import Chat\n"
+        "assistant = qa.Assistant.open(sys.argv[1])\n"
+        "names = ('langchain_text_splitters', 'qa.index.build')\n"
+        "before = [n in sys.modules for n in names]\n"
+        "chat = Chat(assistant, pathlib.Path(sys.argv[2]), uploads=sys.argv[3] == 'on')\n"
+        "if sys.argv[3] == 'on':\n"
+        "    chat.preparing.join(60)\n"
+        "print(before, [n in sys.modules for n in names])\n"
+    )
+    for uploads, after in (("on", "[True, True]"), ("off", "[False, False]")):
+        run = [sys.executable, "-c", code, str(seed_index), str(tmp_path), uploads]
+        out = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True)
+        assert out.stdout.split() == ["[False,", "False]", *after.split()], out.stderr[-500:]

@@ -53,6 +53,10 @@ class Chat:
         self.places: dict[str | Path, str] = {corpus_dir: "the corpus folder"}
         if index_dir is not None:
             self.places[index_dir] = "the index"
+        # the first upload should not wait for the build's imports
+        self.preparing = threading.Thread(target=assistant.prepare_updates, daemon=True)
+        if uploads:
+            self.preparing.start()
 
     def public(self, error: Exception) -> str:
         """An error's message as a client may see it (no server paths)."""

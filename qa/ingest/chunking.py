@@ -24,6 +24,11 @@ def chunk_id(article_id: str, text_hash: str, occurrence: int = 0) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
+def load_splitter() -> None:
+    """Import langchain's splitter now (about 0.5-1 s): ``Chunker`` imports it on first use."""
+    import langchain_text_splitters  # noqa: F401
+
+
 class Chunker:
     """Cuts articles with langchain's recursive splitter, sized by the model's tokenizer."""
 
