@@ -12,7 +12,6 @@ logit: does this sentence answer the question. Weights are one JSON file made by
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer.weights_file import read_weights
 from qa.errors import ModelError
 
 _PARTS = ("proj", "att", "cmp_w", "cmp_b", "imp_w", "imp_b", "out_w", "out_b")
@@ -45,16 +45,9 @@ class JointModel:
             ModelError: the file is missing, altered or not joint-model weights.
         """
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read the joint reader's weights {path}: {exc}") from exc
-        digest = hashlib.sha256(raw).hexdigest()
-        if sha256 and digest != sha256:
-            raise ModelError(
-                f"the joint reader's weights {path} have sha256 {digest[:12]}, not the recorded "
-                f"{sha256[:12]}; reinstall the package or retrain with training/train_joint.py"
-            )
+        raw, digest = read_weights(
+            path, sha256, what="the joint reader's", script="training/train_joint.py"
+        )
         try:
             m = json.loads(raw)
             shapes = m["shapes"]

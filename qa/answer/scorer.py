@@ -9,7 +9,6 @@ Made by ``training/train_reader.py`` (README, "How it answers").
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from qa.answer.analysis import (
     default_stem,
     with_idf,
 )
+from qa.answer.weights_file import read_weights
 from qa.errors import ModelError
 
 NO_ANSWER = -50.0  # answerability logit when the rules leave no candidate
@@ -104,16 +104,9 @@ class SentenceScorer:
             ModelError: the file is missing, altered or not weights of these features.
         """
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read the reader's weights {path}: {exc}") from exc
-        digest = hashlib.sha256(raw).hexdigest()
-        if sha256 and digest != sha256:
-            raise ModelError(
-                f"the reader's weights {path} have sha256 {digest[:12]}, not the recorded "
-                f"{sha256[:12]}; reinstall the package or retrain with training/train_reader.py"
-            )
+        raw, digest = read_weights(
+            path, sha256, what="the reader's", script="training/train_reader.py"
+        )
         try:
             m = json.loads(raw)
             scorer = cls(
