@@ -15,6 +15,7 @@ import numpy as np
 
 from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader, StoredChunk
+from qa.memo import Memo
 from qa.text.sentences import sentence_spans
 from qa.text.tokens import tokenize
 
@@ -39,24 +40,15 @@ class ArticleTerms:
     """The stemmed words of whole articles (title and text), least recently used dropped."""
 
     def __init__(self, kept: int = ARTICLE_TERMS_KEPT) -> None:
-        self._kept = kept
-        self._items: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: Memo[frozenset[str]] = Memo(kept)
 
     def of(self, index: IndexReader, article_id: str) -> frozenset[str]:
-        key = (index.catalog().name, article_id)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        article = index.article(article_id)
-        text = f"{article.title or ''}\n{article.text}" if article else ""
-        terms = frozenset(tokenize([text])[0]) if text else frozenset()
-        with self._lock:
-            self._items[key] = terms
-            while len(self._items) > self._kept:
-                self._items.popitem(last=False)
-        return terms
+        def make() -> frozenset[str]:
+            article = index.article(article_id)
+            text = f"{article.title or ''}\n{article.text}" if article else ""
+            return frozenset(tokenize([text])[0]) if text else frozenset()
+
+        return self._items.get((index.catalog().name, article_id), make)
 
 
 class SentenceVectorCache:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +29,7 @@ from qa.answer.sentence_tokens import shared_cache
 from qa.config import AnswerSettings, ReaderSettings
 from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader
+from qa.memo import Memo
 from qa.records import Answer, Citation
 from qa.search.hits import Hit, Retrieval
 from qa.text.dates import MONTH_NAMES
@@ -78,8 +77,7 @@ class TrainedReader:
             answer_settings.min_quote_words,
         )
         self.rules = AnswerRules(settings, self.scorer)
-        self._articles: OrderedDict[tuple[str, str], SentenceText] = OrderedDict()
-        self._lock = threading.Lock()
+        self._articles: Memo[SentenceText | None] = Memo(_ARTICLES_KEPT)
 
     def answer(
         self,
@@ -203,19 +201,15 @@ class TrainedReader:
 
     def _article(self, index: IndexReader, article_id: str) -> SentenceText | None:
         """The whole article analysed (title and text), kept for the next questions."""
-        key = (index.catalog().name, article_id)
-        with self._lock:  # an Assistant answers from several threads at a time
-            if key in self._articles:
-                self._articles.move_to_end(key)
-                return self._articles[key]
-        article = index.article(article_id)
-        text = self.scorer.sentence(f"{article.title or ''}\n{article.text}") if article else None
-        if text is not None:
-            with self._lock:
-                self._articles[key] = text
-                while len(self._articles) > _ARTICLES_KEPT:
-                    self._articles.popitem(last=False)
-        return text
+
+        def make() -> SentenceText | None:
+            article = index.article(article_id)
+            return (
+                self.scorer.sentence(f"{article.title or ''}\n{article.text}") if article else None
+            )
+
+        # an Assistant answers from several threads at a time: Memo is thread-safe
+        return self._articles.get((index.catalog().name, article_id), make)
 
     def _choose(
         self, top: int, logits: np.ndarray, sentences: list[_Sentence], hits: list[Hit]

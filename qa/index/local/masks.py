@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa.index.base import Filters
-from qa.index.local.rows import Memo
+from qa.memo import Memo
 
 _KEPT = 16  # masks kept: a filter's mask and its live part, a few filters per question
 _EVERY = np.ones(0, dtype=bool)  # the kept mask of filters that leave every live row in

@@ -20,7 +20,8 @@ from qa.index.local.candidates import RowCandidates, known_cosines
 from qa.index.local.generation import Generation, current_generation, open_generation
 from qa.index.local.listing import article_page
 from qa.index.local.masks import FilterMasks
-from qa.index.local.rows import ChunkRows, Memo, top
+from qa.index.local.rows import ChunkRows, top
+from qa.memo import Memo
 from qa.records import Article, ArticlePage
 
 _MEMO = 8  # BM25 score vectors kept: one question asks for a few

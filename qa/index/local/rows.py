@@ -1,5 +1,5 @@
 """Chunk ids and rows of a LocalIndex: the id <-> row map, the rows a thread's legs just
-returned, and the small memos a question's repeated asks hit.
+returned.
 
 A row is a chunk's position in the index's global row space (FAISS ids, bm25s documents,
 sentence-index rows, ``chunks.row``); callers of the reader only ever see chunk ids.
@@ -8,34 +8,14 @@ sentence-index rows, ``chunks.row``); callers of the reader only ever see chunk 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from qa.memo import Memo
+
 _MEMO = 8  # row lists kept: one question asks for its candidates' rows several times
 _RECENT_LEGS = 64  # legs remembered for the next order() (a search asks two, plus one per outlet)
-
-
-class Memo:
-    """A small thread-safe LRU: a question asks for the same mask or scores several times."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[object, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
 
 
 class ChunkRows:
