@@ -256,12 +256,9 @@ class Chat:
             lines = ["Choose one or more article files first."]
         else:
             with self.update_lock:
-                lines = self._take(files, progress)
+                lines = updating.take_upload(self, files, progress)
         summary = "\n".join(f"- {render.md_escape(line)}" for line in lines)
         return summary, self.status(), gr.Dropdown(choices=self.outlets()), None
-
-    def _take(self, files: list[str], progress: Any) -> list[str]:
-        return updating.take_upload(self, files, progress)
 
     def indexed_articles(self) -> tuple[int, dict[str, Any]]:
         """How many indexed articles an update from corpus_dir would remove (0 if it matches),
