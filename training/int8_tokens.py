@@ -1,11 +1,13 @@
 """An OpenVINO int8 export of MiniLM with TWO outputs: the pooled vector and last_hidden_state.
 
-The product's export (qa/openvino_int8.py, recipe "openvino-int8-v1") outputs only the pooled,
+The product's export (qa/embed/int8_export.py, recipe "openvino-int8-v1") outputs only the pooled,
 normalized vector. The reader also needs token vectors; this is the same recipe (torch ->
 OpenVINO graph -> NNCF static int8 calibrated on the model card's text, non-quantized ops in
 fp32) with last_hidden_state as a second output, so we can measure how much int8 token vectors
 differ from fp32 ones and what that does to the reader. The helper functions are copied from
-qa/openvino_int8.py (commit 64ec567), trimmed. Written under $READER_LAB, never in the repo.
+qa/openvino_int8.py (commit 64ec567), trimmed; the product has since gained its own tokens
+export (``TOKENS_RECIPE`` in qa/embed/int8_export.py), which this lab copy predates. Written
+under $READER_LAB, never in the repo.
 """
 
 from __future__ import annotations
