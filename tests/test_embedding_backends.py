@@ -179,25 +179,74 @@ def _clustered(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_approximate_index_matches_exact_top1(tmp_path):
+def _brute_top(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact top k by float64 dot products, ties by lower row (as VectorIndex orders)."""
+    scores = (vectors.astype(np.float64) @ query.astype(np.float64)).astype(np.float32)
+    order = np.lexsort((np.arange(len(vectors)), -scores))[:k]
+    return scores[order], order
+
+
+def test_code_scan_is_exact_saved_and_read_back(tmp_path):
+    import faiss
+
     vectors = _clustered(3000)
-    approx = VectorIndex.build(vectors, 384, approximate_from=1000)
-    exact = VectorIndex.build(vectors, 384, approximate_from=10_000)
-    assert (approx.kind, exact.kind) == ("IndexHNSWFlat", "IndexFlatIP")
+    index = VectorIndex(VectorIndex.build(vectors, 384)._index, codes_from=1000)
+    assert index.scans_codes and index.kind == "IndexFlatIP"
     rng = np.random.default_rng(1)
-    queries = vectors[rng.integers(0, 3000, 50)] + 0.05 * rng.standard_normal((50, 384))
+    queries = vectors[rng.integers(0, 3000, 30)] + 0.05 * rng.standard_normal((30, 384))
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
-    a_scores, a_rows = approx.search(queries, 10)
-    e_scores, e_rows = exact.search(queries, 10)
-    assert (a_rows[:, 0] == e_rows[:, 0]).all()
-    assert np.allclose(a_scores[:, 0], e_scores[:, 0], atol=1e-5)
-    assert np.array_equal(approx.vectors_at(np.array([7, 2999, 0])), vectors[[7, 2999, 0]])
-    _, many = approx.search(queries[:1], 5000)  # k beyond the size: clipped, like exact
-    assert many.shape == (1, 3000)
-    approx.save(tmp_path / "v.faiss")
-    loaded = VectorIndex.load(tmp_path / "v.faiss")
-    assert loaded.kind == "IndexHNSWFlat" and loaded.size == 3000
-    assert (loaded.search(queries, 1)[1][:, 0] == e_rows[:, 0]).all()
+    for k in (10, 600):
+        scores, rows = index.search(queries, k)
+        for q, got_scores, got_rows in zip(queries, scores, rows):
+            want_scores, want_rows = _brute_top(vectors, q, k)
+            assert np.array_equal(got_rows, want_rows) and np.array_equal(got_scores, want_scores)
+    assert 0 < index._bound < 0.05  # 8-bit residuals of unit vectors: about 0.01
+    index.save(tmp_path / "v.faiss", tmp_path / "codes")
+    assert sorted(p.name for p in (tmp_path / "codes").iterdir()) == [
+        "0.faiss",
+        "1.faiss",
+        "bound.json",
+    ]
+    loaded = VectorIndex.load(tmp_path / "v.faiss", codes=tmp_path / "codes", codes_from=1000)
+    assert loaded._bound == index._bound
+    assert np.array_equal(loaded.search(queries, 600)[1], index.search(queries, 600)[1])
+    many = loaded.search(queries[:1], 5000)  # k beyond the size: clipped
+    assert many[1].shape == (1, 3000) and np.array_equal(
+        many[1][0], _brute_top(vectors, queries[0], 3000)[1]
+    )
+    # codes that do not match the vectors are refused, naming the folder
+    (tmp_path / "codes" / "bound.json").write_text(
+        '{"bound": 0.01, "shards": [10, 20], "dimension": 384}'
+    )
+    with pytest.raises(ValueError, match="codes"):
+        VectorIndex.load(tmp_path / "v.faiss", codes=tmp_path / "codes", codes_from=1000)
+    # an index file holding an HNSW graph (written before 2026-12-03) is searched exactly too
+    old = faiss.IndexHNSWFlat(384, 32, faiss.METRIC_INNER_PRODUCT)
+    old.add(vectors)
+    faiss.write_index(old, str(tmp_path / "old.faiss"))
+    hnsw = VectorIndex.load(tmp_path / "old.faiss")
+    assert hnsw.kind == "IndexHNSWFlat" and hnsw.scans_codes
+    assert np.array_equal(
+        hnsw.search(queries[:3], 600)[1][2], _brute_top(vectors, queries[2], 600)[1]
+    )
+    assert np.array_equal(hnsw.vectors_at(np.array([7, 2999, 0])), vectors[[7, 2999, 0]])
+
+
+def test_code_scan_proves_ties_and_near_copies_exactly():
+    # near-copies crowd the margin: the first candidates cannot prove the top k, the scan retries
+    rng = np.random.default_rng(3)
+    base = _clustered(5, seed=3)
+    vectors = base[rng.integers(0, 5, 4000)] + 1e-4 * rng.standard_normal((4000, 384))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vectors[100:110] = vectors[99]  # exact copies: equal scores, lower row first
+    index = VectorIndex(VectorIndex.build(vectors, 384)._index, codes_from=1000)
+    for q in (vectors[99], base[0], base[4]):
+        scores, rows = index.search(q, 600)
+        want_scores, want_rows = _brute_top(vectors, q, 600)
+        assert np.array_equal(rows[0], want_rows) and np.array_equal(scores[0], want_scores)
+    flat = VectorIndex.build(vectors, 384)  # the float32 scan below CODES_FROM: the same answer
+    assert not flat.scans_codes
+    assert np.array_equal(flat.search(vectors[99], 600)[1], index.search(vectors[99], 600)[1])
 
 
 def test_cache_reads_vectors_of_the_earlier_table(tmp_path):

@@ -48,12 +48,12 @@ def test_seed_index_is_self_describing(seed_index):
         assert gen.article(c.article_id).text[c.start : c.end] == c.text
 
 
-def test_manifest_names_the_approximate_index_when_one_is_built():
+def test_manifest_names_the_exact_index():
     vectors = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    approx = VectorIndex.build(vectors, 8, approximate_from=20)
-    assert approx.settings["type"] == "IndexHNSWFlat" and approx.settings["hnsw_m"] == 32
-    assert VectorIndex.build(vectors, 8).settings["type"] == "IndexFlatIP"
+    settings = VectorIndex.build(vectors, 8).settings
+    assert settings["type"] == "IndexFlatIP" and settings["search"] == "exact"
+    assert settings["codes_from"] == 50_000
 
 
 # -- the saved sentence index -------------------------------------------------------------------

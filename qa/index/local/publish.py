@@ -71,7 +71,6 @@ class NewSegment:
     lexical_texts: list[str] | None = None
     terms: TermCounts | None = None  # ready term counts instead of lexical_texts (a merge)
     sentences: SentenceIndex | None = None
-    approximate_from: int | None = None  # None: qa.index.local.vectors.APPROXIMATE_FROM
 
 
 def write_generation(
@@ -126,7 +125,6 @@ def _write_files(
             lexical_texts=new.lexical_texts,
             terms=new.terms,
             sentences=new.sentences,
-            approximate_from=new.approximate_from,
         )
         segments.append({"name": name, "files": file_records(tmp), "deleted": []})
     (tmp / SEGMENTS).write_text(json.dumps(segments), encoding="utf-8")

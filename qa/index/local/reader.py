@@ -114,8 +114,8 @@ class LocalIndex:
     # -- searching -------------------------------------------------------------------------------
 
     def dense(self, vector: np.ndarray, k: int, filters: Filters) -> dict[str, float]:
-        """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` when
-        the segments are exact (FAISS Flat); HNSW segments are approximate as one HNSW is."""
+        """Each segment's nearest ``k`` live rows, merged: exactly one index's top ``k`` (every
+        segment's search is exact, ``qa.index.local.vectors``)."""
         rows, scores = self._dense_rows(vector, k, filters)
         return self._map.returned(rows, scores) if rows is not None else {}
 
@@ -205,9 +205,9 @@ class LocalIndex:
         return self.cosines_at(vector, self._rows(ids))
 
     def cosines_at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``cosines`` of global rows (float32)."""
+        """``cosines`` of global rows (float32), computed as the dense search's are."""
         return self._per_segment(
-            rows, lambda seg, local: seg.vectors.vectors_at(local) @ vector
+            rows, lambda seg, local: seg.vectors.scores_of(local, vector)
         ).astype(np.float32)
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:

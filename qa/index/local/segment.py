@@ -51,7 +51,8 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_article ON chunks(article_id);
 """
-SEGMENT_FILES = ("meta.sqlite", "vectors.faiss", "bm25", SENTENCES)
+CODES = "codes"  # the 8-bit codes of a large segment's vectors (qa.index.local.vectors)
+SEGMENT_FILES = ("meta.sqlite", "vectors.faiss", CODES, "bm25", SENTENCES)
 
 
 def write_segment(
@@ -64,7 +65,6 @@ def write_segment(
     lexical_texts: list[str] | None = None,
     terms: TermCounts | None = None,
     sentences: SentenceIndex | None = None,
-    approximate_from: int | None = None,
 ) -> dict[str, Any]:
     """Write a segment's files into ``folder``; returns its vector and sentence settings.
 
@@ -72,9 +72,8 @@ def write_segment(
     otherwise they are made from ``lexical_texts`` and the chunk texts.
     """
     _write_sqlite(folder / "meta.sqlite", articles, chunks)
-    extra = {} if approximate_from is None else {"approximate_from": approximate_from}
-    vector_index = VectorIndex.build(vectors, dimension, **extra)
-    vector_index.save(folder / "vectors.faiss")
+    vector_index = VectorIndex.build(vectors, dimension)
+    vector_index.save(folder / "vectors.faiss", folder / CODES)
     (terms or TermCounts.build(lexical_texts or [])).save(folder / "bm25")
     sentences = sentences or SentenceIndex.build(c.text for c in chunks)
     sentences.save(folder / SENTENCES)
@@ -181,7 +180,9 @@ class Segment:
     def vectors(self) -> VectorIndex:
         return self._lazy(
             "vectors.faiss",
-            lambda: VectorIndex.load(self.path / "vectors.faiss", dimension=self._dimension),
+            lambda: VectorIndex.load(
+                self.path / "vectors.faiss", dimension=self._dimension, codes=self.path / CODES
+            ),
             lambda v: v.size,
         )
 
