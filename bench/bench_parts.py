@@ -117,7 +117,7 @@ def step_recall(index: str, questions: list[str]) -> dict[str, Any]:
     gen = store.open_generation(index)
     embedder = open_encoder(backend=gen.manifest.model["backend"])
     queries = embedder.encode_queries(questions)
-    # the largest segment (a fresh build has one): the HNSW one above APPROXIMATE_FROM
+    # the largest segment (a fresh build has one): it scans 8-bit codes from CODES_FROM chunks
     largest = max(gen.segments, key=lambda s: s.chunk_count)
     vectors = largest.vectors
     exact = faiss.IndexFlatIP(vectors.dimension)

@@ -5,13 +5,13 @@ build of the same corpus does, and a merge changes nothing (issue 13). The vecto
 as they are (IndexFlatIP). Each search makes the same two steps:
 
 1. A **scan** finds candidates: FAISS's own brute-force scan below ``CODES_FROM`` vectors; from
-   there, a scan of 8-bit codes of the vectors (a quarter of the bytes, split over
-   ``SCAN_SHARDS`` threads). The codes are saved beside the vectors (``codes/``: one FAISS
+   there, a scan of float16 codes of the vectors (half the bytes, split over ``SCAN_SHARDS``
+   threads). The codes are saved beside the vectors (``codes/``: one FAISS
    IndexScalarQuantizer file a shard and ``bound.json``); an index saved without them (before
    2026-12-03) makes them in memory when it loads.
 2. The candidates are **rescored** exactly (float64 dot products of the stored vectors, rounded
    to float32: a row's score does not depend on the segment or the batch it is in). The scan's
-   error is bounded: an 8-bit code's cosine is within its residual norm of the true one
+   error is bounded: a code's cosine is within its residual norm of the true one
    (Cauchy-Schwarz: |q.(x - code)| <= |x - code| for a unit q), FAISS's float32 scan within
    ``FLOAT_ERROR``. If the ``k``-th exact score beats every unscanned row's bound (the last
    candidate's scan score plus the bound), the top ``k`` is proved; otherwise the scan is
@@ -22,7 +22,15 @@ vectors were added, so a segmented index and a fresh build, or two fresh builds,
 differently (65/200 synthetic questions identical at 200,000 chunks), and building the graph
 cost most of a merge. Old index files holding an HNSW graph still load; they are searched the
 same exact way (the graph's storage holds the full vectors). The cost, measured in bench/ (README
-"Speed"): a scan of 200,000 codes takes milliseconds more than an HNSW search.
+"Speed"): a scan of 200,000 codes takes about 10 ms more than an HNSW search, and the codes take
+768 bytes a vector in memory (HNSW's links took ~256). An exact scan grows with the archive: past
+a few million chunks a question waits on it (docs/scale-out.md: Milvus).
+
+Scan codes compared on 200,000 synthetic chunks (stand-in vectors, 600 nearest, one process,
+alternating, 2026-12-02, a loaded machine): 8-bit uniform codes (bound 0.0128) could not prove
+the top 600 from 1,500 candidates for 42 of 60 questions (the 600th and the 1,500th cosines were
+0.012-0.013 apart) and scanned again; float16 codes (bound 0.00035) proved every one at once:
+p50 / p95 13.0 / 17.1 ms, against 18.3 / 22.9 ms for 8-bit codes and 2,400 candidates.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import numpy as np
 # Sizes and margins of the scan (measured on 200,000 synthetic chunks, README "Speed"):
 CODES_FROM = 50_000  # vectors; below this FAISS's float32 scan of the vectors is a few ms
 SCAN_SHARDS = 2  # threads of the code scan (the 2-core machines this runs on)
-FIRST_CANDIDATES = 2.5  # times k rescored first from the codes (k=600: 1,500)
+FIRST_CANDIDATES = 1.5  # times k rescored first from the codes (k=600: 900); see above
 MIN_CANDIDATES = 64  # at least this many; and k + this many from the float32 scan
 RETRY_GROWTH = 4  # an unproved top k scans again with this many times the candidates
 FLOAT_ERROR = 1e-4  # bound on float32 rounding in a 384-d scan (~384 * 2**-24 * |q||x| = 2.3e-5)
@@ -51,7 +59,7 @@ class VectorIndex:
     def __init__(self, index: Any, *, codes_from: int = CODES_FROM) -> None:
         self._index = index
         self._codes_from = codes_from
-        self._codes: Any = None  # the 8-bit scan, built at the first search that needs it
+        self._codes: Any = None  # the float16 scan (read or made at load)
         self._bound = 0.0
         self._view: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -161,7 +169,7 @@ class VectorIndex:
 
     @property
     def scans_codes(self) -> bool:
-        """Whether searches scan 8-bit codes first (large indexes, and any old HNSW file)."""
+        """Whether searches scan float16 codes first (large indexes, and any old HNSW file)."""
         return self.size >= self._codes_from or self.kind != "IndexFlatIP"
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +189,7 @@ class VectorIndex:
     def _exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The proved top ``k`` of one query (the module docstring's two steps)."""
         scan, bound = self._scanner()
-        # the float32 scan is all but exact: a few more than k; the 8-bit one needs a margin
+        # the float32 scan is all but exact: a few more than k; the codes need a margin
         first = k * FIRST_CANDIDATES if self.scans_codes else k + MIN_CANDIDATES
         wanted = min(self.size, max(MIN_CANDIDATES, int(np.ceil(first))))
         while True:
@@ -207,20 +215,17 @@ class VectorIndex:
         return self._codes.search, self._bound
 
     def _build_codes(self) -> tuple[Any, float]:
-        """8-bit codes of every vector in ``SCAN_SHARDS`` threaded shards, and the bound: the
-        largest residual norm plus ``FLOAT_ERROR``."""
+        """Float16 codes of every vector in ``SCAN_SHARDS`` threaded shards, and the bound:
+        the largest residual norm plus ``FLOAT_ERROR``."""
         import faiss
 
-        quantizer = faiss.ScalarQuantizer.QT_8bit_uniform
         shards = faiss.IndexShards(self.dimension, True, True)  # threaded, ids in order
         parts = np.array_split(np.arange(self.size), max(1, min(SCAN_SHARDS, self.size)))
-        extremes = self._extremes()
         worst = 0.0
         for part in parts:
             shard = faiss.IndexScalarQuantizer(
-                self.dimension, quantizer, faiss.METRIC_INNER_PRODUCT
+                self.dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
             )
-            shard.train(extremes)  # the uniform range: the smallest to the largest value
             for begin in range(int(part[0]), int(part[-1]) + 1, _ENCODE_STEP):
                 rows = np.arange(begin, min(begin + _ENCODE_STEP, int(part[-1]) + 1))
                 vectors = self.vectors_at(rows)
@@ -229,16 +234,6 @@ class VectorIndex:
                 worst = max(worst, float(np.linalg.norm(vectors - decoded, axis=1).max()))
             shards.add_shard(shard)  # FAISS's wrapper keeps the shard alive with the shards
         return shards, worst + FLOAT_ERROR
-
-    def _extremes(self) -> np.ndarray:
-        """Two rows holding the smallest and the largest stored value: the uniform 8-bit range
-        then covers every vector (the bound would hold anyway: it is each encoded row's
-        measured residual, clipping included)."""
-        low, high = np.inf, -np.inf
-        for begin in range(0, self.size, _ENCODE_STEP):
-            block = self.vectors_at(np.arange(begin, min(begin + _ENCODE_STEP, self.size)))
-            low, high = min(low, float(block.min())), max(high, float(block.max()))
-        return np.array([[low] * self.dimension, [high] * self.dimension], dtype=np.float32)
 
     def scores_of(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Exact cosines of ``rows`` to ``query``: float64 dot products rounded to float32.
