@@ -10,7 +10,23 @@ from pathlib import Path
 from typing import Any
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG).
+
+    A spawned step outlives a killed bench otherwise: on 2026-12-02 one kept building into a
+    bench folder for 40 minutes after its bench was killed, and the bench restarted there read
+    its writes (9,728 vectors of the embedding cache replaced by the real model's)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the step may outlive a killed bench
+        pass
+
+
 def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: Any) -> None:
+    _die_with_parent()
     try:
         result = fn(*args)
         result["peak_rss_mb"] = _peak_rss_mb()
