@@ -112,6 +112,35 @@ def test_a_segmented_index_ranks_as_a_fresh_build(updated, tmp_path, encoder):
     assert a.article("002_2c57bfff2ec734d1") is None and a.article("005_new") is not None
 
 
+def test_with_scanned_codes_a_segmented_index_ranks_as_a_fresh_build(
+    tmp_path, encoder, monkeypatch
+):
+    # the seed base segment scans float16 codes (as a 200k one does), the update's does not
+    from qa.index.local import vectors
+
+    monkeypatch.setattr(vectors, "CODES_FROM", 8)
+    corpus, index, fresh = tmp_path / "corpus", tmp_path / "index", tmp_path / "fresh"
+    shutil.copytree(qa_seed(), corpus)
+    qa.build_index(corpus, index, encoder=encoder)
+    (corpus / "005_new.txt").write_text(NEW)
+    (corpus / "002_2c57bfff2ec734d1.txt").unlink()
+    qa.build_index(corpus, index, encoder=encoder)
+    qa.build_index(corpus, fresh, encoder=encoder)
+    base, added = store.open_generation(index).segments
+    assert (base.path / "codes" / "bound.json").is_file() and base.vectors.scans_codes
+    assert not (added.path / "codes").exists() and not added.vectors.scans_codes
+    only = store.open_generation(fresh).segments[0]
+    assert only.vectors.scans_codes
+    a, b = LocalIndex(index), LocalIndex(fresh)
+    from qa.index.base import Filters
+
+    for question in QUESTIONS:
+        vector = encoder.encode_queries([question])[0]
+        for k in (5, 40, 1000):  # 1000: more than the index holds
+            assert a.dense(vector, k, Filters()) == b.dense(vector, k, Filters())
+    _same(_ranking(index, encoder), _ranking(fresh, encoder))
+
+
 def test_a_merge_changes_no_ranking_and_reopens_only_new_segments(updated, tmp_path, encoder):
     corpus, index = updated
     copy = tmp_path / "index"

@@ -56,9 +56,9 @@ _RESCORE_STEP = 256  # rows rescored at a time
 class VectorIndex:
     """A FAISS index whose ids are chunk rows of the store, searched exactly."""
 
-    def __init__(self, index: Any, *, codes_from: int = CODES_FROM) -> None:
+    def __init__(self, index: Any, *, codes_from: int | None = None) -> None:
         self._index = index
-        self._codes_from = codes_from
+        self._codes_from = CODES_FROM if codes_from is None else codes_from
         self._codes: Any = None  # the float16 scan (read or made at load)
         self._bound = 0.0
         self._view: np.ndarray | None = None
@@ -102,7 +102,7 @@ class VectorIndex:
         *,
         dimension: int | None = None,
         codes: Path | None = None,
-        codes_from: int = CODES_FROM,
+        codes_from: int | None = None,
     ) -> VectorIndex:
         """Read a saved index, checked: the expected dimension, and no NaN or infinite row; and
         ready to search: its codes read from ``codes`` (made when the folder is missing).
