@@ -84,8 +84,7 @@ class VectorIndex:
         faiss.write_index(self._index, str(path))
         if codes is None or not self.scans_codes:
             return
-        self._scanner()
-        shards, bound = self._codes, self._bound
+        shards, bound = self._ready_codes()
         codes.mkdir()
         sizes = []
         for i in range(shards.count()):
@@ -209,10 +208,15 @@ class VectorIndex:
         """The candidate scan (a callable like FAISS ``search``) and its error bound."""
         if not self.scans_codes:
             return self._index.search, FLOAT_ERROR
+        shards, bound = self._ready_codes()
+        return shards.search, bound
+
+    def _ready_codes(self) -> tuple[Any, float]:
+        """The code shards and their bound, made now if they were neither read nor made."""
         with self._lock:
             if self._codes is None:
                 self._codes, self._bound = self._build_codes()
-        return self._codes.search, self._bound
+            return self._codes, self._bound
 
     def _build_codes(self) -> tuple[Any, float]:
         """Float16 codes of every vector in ``SCAN_SHARDS`` threaded shards, and the bound:
