@@ -206,6 +206,10 @@ class ReaderSettings:
     # Baghdad?" is not answered by the Security Media Cell). "What did X say about Y": Y's names
     # and dates must be in X's statement's article. Measured: README, "How it answers".
     role_rule: bool = True
+    # ... and the one asked for is named next to its noun: "the name of the commander" needs
+    # "commander" within rules.NAMED_NEAR words of a name ("what model of drone": of a code or
+    # name). Measured: README, "How it answers".
+    named_rule: bool = True
     speaker_topic: bool = True
     # The threshold applies to questions of at most this many content words. Longer ones (the
     # multi-part MultiHop-RAG questions, 15+ words) are answered when the gates and rules let

@@ -32,6 +32,8 @@ def assistant(seed_index, encoder, reader):
         "What did Qais Khazali say about the Babil strike?",
         "How many drones were launched from Kuwait?",
         "Who is the mayor of Baghdad?",
+        "What is the name of the commander of the US-led coalition in Iraq?",
+        "What model of drone was used in the strike on the PMF brigade in Jurf al-Nasr?",
         "Who won the 2022 World Cup?",
     ],
 )

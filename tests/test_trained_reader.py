@@ -31,7 +31,23 @@ def assistant(seed_index, encoder):
         # his statement on another strike is no answer
         ("What did Qais Khazali say about the Babil strike?", "Qais Khazali said about Babil"),
         ("How many drones were launched from Kuwait?", ""),
-        ("Who is the mayor of Baghdad?", "mentions a mayor"),
+        ("Who is the mayor of Baghdad?", "names the mayor of Baghdad"),
+        # the one asked for must be named next to the noun: "top Iranian and Iraqi commanders",
+        # "Iranian commander Qassem Soleimani" and "a drone strike" name no such one
+        (
+            "What is the name of the commander of the US-led coalition in Iraq?",
+            "names the commander of the US-led coalition",
+        ),
+        (
+            "What model of drone was used in the strike on the PMF brigade in Jurf al-Nasr?",
+            "names the model of drone",
+        ),
+        # no article comes from Bloomberg; one that cites the New York Times is not its coverage
+        ("What did Bloomberg report about the Babil strike?", "holds no articles from Bloomberg"),
+        (
+            "What did the New York Times report about joint operations with the coalition?",
+            "holds no articles from New York Times",
+        ),
         ("Who won the 2022 World Cup?", ""),  # off-topic
     ],
 )
@@ -62,17 +78,36 @@ def test_it_leads_with_the_answering_sentence(assistant):
         assert text[c.quote_start : c.quote_end] == c.quote
 
 
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Who is the leader of Iraq's Asa'ib Ahl al-Haq movement?", "Qais Khazali"),
+        # Aletho News republishes Press TV: its opening credits the outlet
+        (
+            "According to Press TV's January 2020 report, how many PMU members had a US "
+            "airstrike in western Iraq killed the previous month?",
+            "25",
+        ),
+    ],
+)
+def test_it_answers_when_the_one_asked_for_is_named(assistant, question, named):
+    answer = assistant.ask(question)
+    assert not answer.abstained, answer.reason
+    assert named in answer.citations[0].quote
+
+
 def test_seed_gold_set_through_qa_eval(assistant):
     """The trained reader's numbers on the seed set (README, "How it answers").
 
-    Measured 2026-12-02 at the shipped threshold: see the README table. These are floors
-    against regressions, not the issue's targets (which are not all met).
+    Measured 2026-12-03 at the shipped threshold (7/7 on-topic unanswerable abstained with the
+    named rule): see the README table. These are floors against regressions, not the issue's
+    targets (which are not all met).
     """
     result = qa.evaluate(assistant, GOLD, k=5)
     overall = result.summary["all"]
     print(result.table(), result.curve_table(), sep="\n")
     on_topic = result.summary["unanswerable_on_topic"]["abstained_unanswerable"]
-    assert on_topic >= 5 / 7
+    assert on_topic >= 6 / 7
     assert result.summary["unanswerable_off_topic"]["abstained_unanswerable"] == 1.0
     assert overall["first_quote"] >= 0.60
     points = result.curve()

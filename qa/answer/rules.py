@@ -19,6 +19,7 @@ from qa.answer.analysis import STOP, QuestionText, SentenceText, focus_words, sp
 from qa.answer.features import FEATURES, Candidate, neighbourhood_max, rule_mask
 from qa.answer.scorer import SentenceScorer
 from qa.config import ReaderSettings
+from qa.text.dates import MONTH_NAMES, WEEKDAY_NAMES
 
 # "according to X": this share of X's capitalised words must be in the sentence or its
 # neighbours (set on the seed set: the three answerable "according to" questions pass at 0.5).
@@ -44,6 +45,7 @@ class AnswerRules:
         the ranker's, ``texts`` the candidates' sentences."""
         trained = _allowed(q, x, cands, self.scorer)
         role, role_word = self._role_rule(q, cands)
+        role &= self._named_rule(q, texts, cands)
         topic, topic_words = self._topic_rule(q, cands)
         focus = self._focus_rule(q, x) & self._person_rule(q, texts, cands)
         consistent = self._contradiction_rule(q, x)
@@ -53,6 +55,9 @@ class AnswerRules:
         if not trained.any():
             return allowed, _barred(q)
         if not (trained & role).any():
+            asked = named_thing(q.text)
+            if asked and self.settings.named_rule:
+                return allowed, f"no sentence of the closest passages names the {asked.phrase}"
             return allowed, f"no sentence of the closest passages mentions a {role_word}"
         if not (trained & role & topic).any():
             who, about = speaker_phrase(q.text) or "the speaker", " and ".join(topic_words)
@@ -82,6 +87,21 @@ class AnswerRules:
         stems = self.scorer.sentence(role).stems
         has = np.array([all(_holds(c.text, s) for s in stems) for c in cands], dtype=float)
         return neighbourhood_max(has, cands) > 0, role
+
+    def _named_rule(
+        self, q: QuestionText, texts: Sequence[str], cands: Sequence[Candidate]
+    ) -> np.ndarray:
+        """With ``ReaderSettings.named_rule``: "the name of the commander of the coalition",
+        "who is the leader of ...", "what model of drone ...": a sentence answers only when it
+        names one next to the word asked for (see ``_names_near``). "The Iraqi government
+        denied ... after the assassination of top Iranian and Iraqi commanders" names none."""
+        asked = named_thing(q.text) if self.settings.named_rule else None
+        if not asked:
+            return np.ones(len(cands), dtype=bool)
+        stems = self.scorer.sentence(asked.noun).stems
+        prefix = (min(stems, key=len) if stems else asked.noun.lower())[:5]
+        said = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
+        return np.array([_names_near(t, prefix, said, asked) for t in texts], dtype=bool)
 
     def _topic_rule(
         self, q: QuestionText, cands: Sequence[Candidate]
@@ -169,11 +189,106 @@ _ROLE_ASKED = re.compile(
     r"\bname of the ([a-z][\w\-]+)\b",
     re.I,
 )
-_ROLE = re.compile(
-    r"\bname of the (?:\w+ )?(?:commander|leader|head|president|minister|spokes\w+|chief|"
-    r"mayor|governor|director|secretary|general|officer|ambassador|envoy)\b",
-    re.I,
+_OFFICES = (
+    r"commander|leader|head|president|minister|spokes\w+|chief|mayor|governor|director|"
+    r"secretary|general|officer|ambassador|envoy"
 )
+_ROLE = re.compile(rf"\bname of the (?:\w+ )?(?:{_OFFICES})\b", re.I)
+# An office's holder is named next to its title in news ("Mayor X", "commander X"); other
+# "who is the X of" / "name of the X" answers are not (SQuAD dev: "the name of the Norman
+# castle", "the patron saint of the Huguenots" lost 7 answerable questions to the rule).
+_OFFICE = re.compile(rf"^(?:{_OFFICES})s?$", re.I)
+_MODEL_ASKED = re.compile(
+    r"\b(?:what|which) (model|make|brand|version) of (?:the |a |an )?([a-z][\w\-]+)", re.I
+)
+# A name of the thing asked for stands this many words from its noun at most ("US Ambassador
+# to Iraq Alina Romanowski", "two American F-15E Strike Eagles"; seed questions q18, q31, q39).
+NAMED_NEAR = 5
+# A model's name stands right before its noun ("a Shahed-136 drone", "MQ-9 Reaper drones").
+MODEL_BEFORE = 2
+_CALENDAR = frozenset(MONTH_NAMES) | frozenset(WEEKDAY_NAMES)
+_CODE = re.compile(r"^(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedThing:
+    """What a question asks the name of: ``noun`` ("commander"), said as ``phrase`` ("commander
+    of the US-led coalition"); ``person``: a role held by someone; ``of``: the first letters of
+    the content words of the role's "of X" (a name must stand near one of them too)."""
+
+    noun: str
+    phrase: str
+    person: bool
+    of: frozenset[str]
+
+
+def named_thing(question: str) -> NamedThing | None:
+    """The noun whose name ``question`` asks for: "commander" in "the name of the commander
+    of ...", "leader" in "who is the leader of ...", "drone" in "what model of drone"."""
+    m = _ROLE_ASKED.search(question)
+    if m and _OFFICE.match(m.group(1) or m.group(2)):
+        noun = m.group(1) or m.group(2)
+        rest = question[m.end() :]
+        words = _complement(rest)
+        cut = _CLAUSE_START.search(rest)
+        begin = m.start(1) if m.group(1) else m.start(2)
+        phrase = (question[begin : m.end()] + rest[: cut.start() if cut else len(rest)]).strip()
+        return NamedThing(noun, phrase, True, frozenset(w.lower()[:5] for w in words))
+    m = _MODEL_ASKED.search(question)
+    if m:
+        return NamedThing(m.group(2), f"{m.group(1).lower()} of {m.group(2)}", False, frozenset())
+    return None
+
+
+def _complement(rest: str) -> list[str]:
+    """The words of "of X" after a role ("the commander of the US-led coalition in Iraq":
+    US-led, coalition), up to a preposition or a clause, function words left out."""
+    words = []
+    for w in re.findall(r"[\w'’\-]+|[?,.;]", re.sub(r"^\s*of\b", "", rest)):
+        if w in "?,.;" or w.lower() in _CLAUSE:
+            break
+        if w.lower() not in STOP:
+            words.append(re.sub(r"['’]s$", "", w))
+    return words
+
+
+_CLAUSE = frozenset({"in", "at", "on", "during", "who", "whom", "that", "which", "when", "since"})
+_CLAUSE_START = re.compile(rf"\s+(?:{'|'.join(sorted(_CLAUSE))})\b|[?,.;]", re.I)
+
+
+def _names_near(text: str, prefix: str, said: set[str], asked: NamedThing) -> bool:
+    """Whether ``text`` names the thing asked for next to a word starting with ``prefix`` (its
+    noun): a code ("MQ-9", "F-15E") within NAMED_NEAR words, or words the question does not
+    say: for a person, a run of two capitalised words within NAMED_NEAR words ("Iranian and
+    Iraqi commanders" names nobody) and one of the role's "of X" words that near too ("Iranian
+    commander Qassem Soleimani" is no commander of the coalition); for a thing, a capitalised
+    word (not a day or month) right before the noun ("a Shahed drone")."""
+    words = list(re.finditer(r"[\w'’\-]+", text))
+    for i, w in enumerate(words):
+        if not w.group().lower().startswith(prefix):
+            continue
+        near = words[max(i - NAMED_NEAR, 0) : i + NAMED_NEAR + 1]
+        if asked.of and not any(n.group().lower()[:5] in asked.of for n in near if n is not w):
+            continue
+        if any(_CODE.match(n.group()) for n in near):
+            return True
+        if asked.person:
+            if _names_someone(text[near[0].start() : near[-1].end()], said):
+                return True
+            continue
+        for n in words[max(i - MODEL_BEFORE, 0) : i]:
+            word = n.group()
+            if (
+                word[:1].isupper()
+                and n.start() > 0
+                and word not in _CALENDAR
+                and word.lower() not in STOP
+                and word.lower()[:5] not in said
+            ):
+                return True
+    return False
+
+
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
 
 
