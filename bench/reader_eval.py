@@ -107,8 +107,10 @@ def measure(
     for variant in variants:
         key, _, value = variant.partition("=")
         setting = type(getattr(free, key))(json.loads(value))
-        reader = TrainedReader(assistant.encoder, dataclasses.replace(free, **{key: setting}))
-        readers[f"trained+{variant}"] = reader
+        joint = "joint" in chosen  # variants of the joint reader when it is measured
+        changed = dataclasses.replace(free, **{key: setting})
+        reader = TrainedReader(assistant.encoder, changed, joint=joint)
+        readers[f"{'joint' if joint else 'trained'}+{variant}"] = reader
     out = {"long": sorted(long_questions(questions, free.max_question_words))}
     for reader_name, reader in readers.items():
         started = time.perf_counter()
@@ -167,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--variant",
         action="append",
-        help="also a trained reader with SETTING=VALUE (ReaderSettings), e.g. contradiction=true",
+        help="also a trained reader with SETTING=VALUE (ReaderSettings), e.g. contradiction=true;"
+        " a joint one when --readers names joint",
     )
     p.add_argument(
         "--readers", default="", help="only these readers, e.g. none,joint (default: all three)"

@@ -18,6 +18,7 @@ import numpy as np
 from qa.answer.analysis import STOP, QuestionText, SentenceText, focus_words, speaker_phrase
 from qa.answer.features import FEATURES, Candidate, neighbourhood_max, rule_mask
 from qa.answer.scorer import SentenceScorer
+from qa.answer.slots import CODE, names_someone
 from qa.config import ReaderSettings
 from qa.text.dates import MONTH_NAMES, WEEKDAY_NAMES
 
@@ -134,7 +135,7 @@ class AnswerRules:
         if not self.settings.person_rule or not asks:
             return np.ones(len(cands), dtype=bool)
         asked = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
-        named = np.array([_names_someone(t, asked) for t in texts], dtype=float)
+        named = np.array([names_someone(t, asked) for t in texts], dtype=float)
         return neighbourhood_max(named, cands) > 0
 
     def _contradiction_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:
@@ -207,7 +208,6 @@ NAMED_NEAR = 5
 # A model's name stands right before its noun ("a Shahed-136 drone", "MQ-9 Reaper drones").
 MODEL_BEFORE = 2
 _CALENDAR = frozenset(MONTH_NAMES) | frozenset(WEEKDAY_NAMES)
-_CODE = re.compile(r"^(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,10 +270,10 @@ def _names_near(text: str, prefix: str, said: set[str], asked: NamedThing) -> bo
         near = words[max(i - NAMED_NEAR, 0) : i + NAMED_NEAR + 1]
         if asked.of and not any(n.group().lower()[:5] in asked.of for n in near if n is not w):
             continue
-        if any(_CODE.match(n.group()) for n in near):
+        if any(CODE.match(n.group()) for n in near):
             return True
         if asked.person:
-            if _names_someone(text[near[0].start() : near[-1].end()], said):
+            if names_someone(text[near[0].start() : near[-1].end()], said):
                 return True
             continue
         for n in words[max(i - MODEL_BEFORE, 0) : i]:
@@ -286,18 +286,6 @@ def _names_near(text: str, prefix: str, said: set[str], asked: NamedThing) -> bo
                 and word.lower()[:5] not in said
             ):
                 return True
-    return False
-
-
-_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
-
-
-def _names_someone(text: str, asked: set[str]) -> bool:
-    """A run of two or more capitalised words with one the question does not say."""
-    for run in _CAPITALISED_RUN.findall(text):
-        words = [w for w in re.findall(r"[\w'’\-]+", run) if w.lower() not in STOP]
-        if len(words) >= 2 and any(w.lower()[:5] not in asked for w in words):
-            return True
     return False
 
 

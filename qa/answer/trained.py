@@ -26,6 +26,7 @@ from qa.answer.joint import JointModel
 from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import shared_cache
+from qa.answer.slots import holds_slot
 from qa.config import AnswerSettings, ReaderSettings
 from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader
@@ -105,8 +106,11 @@ class TrainedReader:
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=_probability(NO_ANSWER))
         rows = np.flatnonzero(allowed)
-        top = int(rows[np.argmax(logits[rows])])
+        # the answerability head reads the ranker's logits as trained; the lead is chosen
+        # with the slot bonus (qa/answer/slots.py)
         logit = float(self.scorer.answer.logit(question_row(x[rows], logits[rows])[None])[0])
+        logits = self._with_slots(q, question, sentences, cands, rows, logits)
+        top = int(rows[np.argmax(logits[rows])])
         if self.joint is not None:
             top, logit, logits = self._joint_read(qv.tokens, cands, rows, logits, logit)
         confidence = _probability(logit)
@@ -127,6 +131,32 @@ class TrainedReader:
             notices=notices,
             confidence=confidence,
         )
+
+    def _with_slots(
+        self,
+        q: QuestionText,
+        question: str,
+        sentences: list[_Sentence],
+        cands: list[Candidate],
+        rows: np.ndarray,
+        logits: np.ndarray,
+    ) -> np.ndarray:
+        """The ranking logits plus ``slot_weight`` where a sentence holds the answer's form,
+        within ``slot_scope`` of the ranker's lead (the best of the allowed ``rows``): "all"
+        sentences; its "article"; or "article-first": its article's when one there holds the
+        form, else all ("Which Iraqi officials denied ...": the Security Media Cell's statement
+        next to the lead, not "The United States has denied ..." of another article)."""
+        weight, scope = self.settings.slot_weight, self.settings.slot_scope
+        if not weight:
+            return logits
+        slot = np.array([holds_slot(q.kind, question, s.text) for s in sentences], dtype=bool)
+        allowed = np.zeros(len(cands), dtype=bool)
+        allowed[rows] = True
+        lead = cands[int(rows[np.argmax(logits[rows])])]
+        same = np.array([c.doc == lead.doc for c in cands], dtype=bool)
+        if scope == "article" or (scope == "article-first" and (slot & same & allowed).any()):
+            slot &= same
+        return logits + weight * slot
 
     def _joint_read(
         self,

@@ -1,0 +1,135 @@
+"""Whether a sentence holds the thing the question asks for, in the form that kind takes.
+
+The trained ranker's kind features (``features._new_kind``) count any new capitalised word as a
+person, place or entity and any figure as a count, so a sentence that restates the question's
+topic ("the attackers slaughtered the mother and three sisters of an Iraqi election commission
+employee") can outrank its neighbour that holds the answer ("... from the Turkmen minority in
+the town of Hamrin"). ``holds_slot`` reads the form the answer takes:
+
+* person: a run of two or more capitalised words, one of them not in the question
+  ("Abdul Karim Khalaf");
+* place: a capitalised word the question does not say, at most PLACE_AFTER words after a
+  preposition of place or a place noun ("in the town of Hamrin", "from a base in Kuwait";
+  "the mother and three sisters of an Iraqi election commission employee" has none);
+* number: a figure that is not a span of time ("more than 5,000"; "two days after" is not a
+  size), unless the question asks how long, old or often;
+* entity ("which aircraft", "the name of"): a new capitalised word or a code ("F-15E").
+
+The reader adds ``ReaderSettings.slot_weight`` to the ranking logit of a sentence that holds
+one (qa/answer/trained.py); the answerability head reads the logits as trained.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.answer.analysis import STOP
+from qa.text.dates import MONTH_NAMES
+
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
+# A place name stands a few words after a preposition of place or a place noun ("in Kuwait",
+# "from a base in Kuwait", "the Syrian border town of Albu Kamal").
+_LOCATIVE = frozenset(
+    "in at from near into across outside inside toward towards".split()  # noqa: SIM905
+)
+PLACE_AFTER = 4
+_WORD = re.compile(r"[\w'’\-]+")
+# A model or unit code: letters and digits in one word ("MQ-9", "F-15E").
+CODE = re.compile(r"^(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]+$")
+_UNITS = r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century|nights?"
+_NUMBER = re.compile(
+    r"(?<![\w\-])(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)(?![\w\-])"
+    rf"(?P<unit>[\s\-]+(?:{_UNITS})\b)?",
+    re.I,
+)
+_MONTH = "|".join(MONTH_NAMES)
+_DAY_MONTH = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+\d{{1,2}}\b|\b(?:1[89]|20)\d\d\b"
+)
+_WH = re.compile(
+    r"\b(?:(?P<person>who|whom|whose)|(?P<place>where)|(?P<number>how\s+(?:many|much|large|big))|"
+    r"(?:which|what)\s+(?P<nouns>(?:[\w\-’']+\s+){0,2}[\w\-’']+))",
+    re.I,
+)
+_PERSON_NOUNS = frozenset(
+    """officer official minister leader spokesman spokeswoman spokesperson commander general
+    president lawmaker politician senator secretary ambassador envoy cleric journalist reporter
+    man woman person king queen emperor pope bishop scientist author player candidate chief
+    governor mayor head""".split()  # noqa: SIM905
+)
+_PLACE_NOUNS = frozenset(
+    """town city country province region state village district place base capital area
+    neighbourhood neighborhood street island county""".split()  # noqa: SIM905
+)
+_SPAN_ASKED = re.compile(r"\bhow\s+(?:long|old|often)\b", re.I)
+
+
+def asked_form(question: str, kind: str) -> str:
+    """The form of the answer: the question's first wh-phrase decides ("In which town did the
+    employee whose family ..." asks for a place, "which officer" for a person); else ``kind``,
+    the trained features' answer kind (``analysis.answer_kind``)."""
+    m = _WH.search(question)
+    if not m:
+        return kind
+    if m.group("person"):
+        return "person"
+    if m.group("place"):
+        return "place"
+    if m.group("number"):
+        return "number"
+    for word in m.group("nouns").casefold().split():  # "which two-star officer"
+        owner = re.search(r"['’]s?$", word)  # "which US department's spokesperson": a department
+        word = re.sub(r"(?:['’]s?|s)$", "", word)
+        if word in _PERSON_NOUNS:
+            return "person"
+        if word in _PLACE_NOUNS:
+            return "place"
+        if owner:
+            break
+    return kind
+
+
+def holds_slot(kind: str, question: str, sentence: str) -> bool:
+    """Whether ``sentence`` holds an answer of the form ``question`` asks for (``asked_form``:
+    "person", "place", "number", "entity") that it does not already give; False for others.
+    ``kind``: the trained features' answer kind, used when the wh-phrase names no form."""
+    kind = asked_form(question, kind)
+    said = {w.casefold()[:5] for w in _WORD.findall(question)}
+    if kind == "person":
+        return names_someone(sentence, said)
+    if kind == "place":
+        words = _WORD.findall(sentence)
+        for i, w in enumerate(words[1:], start=1):
+            before = {b.casefold().rstrip("s") for b in words[max(i - PLACE_AFTER, 0) : i]}
+            if _new_name(w, said) and before & (_LOCATIVE | _PLACE_NOUNS):
+                return True
+        return False
+    if kind == "number":
+        text = _DAY_MONTH.sub(" ", sentence)
+        spans_count = bool(_SPAN_ASKED.search(question))
+        return any(
+            (spans_count or not m.group("unit")) and m.group().split()[0].casefold()[:5] not in said
+            for m in _NUMBER.finditer(text)
+        )
+    if kind == "entity":
+        words = _WORD.findall(sentence)
+        return any(CODE.match(w) and w.casefold()[:5] not in said for w in words) or any(
+            _new_name(w, said) for w in words[1:]
+        )
+    return False
+
+
+def _new_name(word: str, said: set[str]) -> bool:
+    function_word = word.lower() in STOP and not (word.isupper() and len(word) >= 2)  # "US"
+    return word[:1].isupper() and not function_word and word.casefold()[:5] not in said
+
+
+def names_someone(text: str, said: set[str]) -> bool:
+    """A run of two or more capitalised words ("Abdul Karim Khalaf") with one whose first five
+    letters are not in ``said``."""
+    for run in _CAPITALISED_RUN.findall(text):
+        words = [w for w in re.findall(r"[\w'’\-]+", run) if w.lower() not in STOP]
+        if len(words) >= 2 and any(w.lower()[:5] not in said for w in words):
+            return True
+    return False

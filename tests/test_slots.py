@@ -1,0 +1,70 @@
+"""The answer's form a sentence holds (qa/answer/slots.py), on seed sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.answer.slots import holds_slot
+from qa.config import ReaderSettings
+
+TOWN = "In which town did the Turkmen election commission employee whose family was killed live?"
+SIZE = "How large was the American contingent that parliamentarians sought to remove?"
+
+
+@pytest.mark.parametrize(
+    ("kind", "question", "sentence", "holds"),
+    [
+        # a place after a preposition of place, not a nationality
+        (
+            "place",
+            TOWN,
+            "The employee, from the Turkmen minority in the town of Hamrin in the ethnically "
+            "mixed province of Diyala, was not at home at the time.",
+            True,
+        ),
+        (
+            "place",
+            TOWN,
+            "In another development, security and medical sources said the attackers "
+            "slaughtered the mother and three sisters of an Iraqi election commission employee "
+            "at their home.",
+            False,
+        ),
+        # a span of time is no size; a figure is
+        ("number", SIZE, "Two days after the assassination, the Iraqi parliament voted.", False),
+        ("number", SIZE, "Lawmakers voted to expel more than 5,000 US troops.", True),
+        ("number", "How long did the pause last?", "The pause lasted two weeks.", True),
+        # a figure the question gives is not new
+        ("number", "How many of the 25 fighters died?", "A strike killed 25 fighters.", False),
+        # a full name the question does not give
+        (
+            "person",
+            "Who is the spokesman for the commander-in-chief?",
+            "“We have not given our authorization,” Major General Abdul Karim Khalaf said.",
+            True,
+        ),
+        (
+            "person",
+            "Who did Khalaf speak for?",
+            "Khalaf said the Iraqi government had ordered the coalition to halt.",
+            False,
+        ),
+        # a code or a new capitalised word; not a sentence's first word
+        (
+            "entity",
+            "Which aircraft model flew the raid?",
+            "Early on Friday, two American F-15E Strike Eagles dropped seven munitions.",
+            True,
+        ),
+        ("entity", "Which aircraft flew the raid?", "Early on, the aircraft flew the raid.", False),
+        ("date", "When was it?", "It was on 5 January.", False),  # dates: the strict rule's
+    ],
+)
+def test_holds_slot(kind, question, sentence, holds):
+    assert holds_slot(kind, question, sentence) is holds
+
+
+def test_an_unknown_scope_names_the_choices():
+    with pytest.raises(qa.SettingsError, match="article-first"):
+        ReaderSettings(slot_scope="paragraph")
