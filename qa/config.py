@@ -220,6 +220,8 @@ class ReaderSettings:
     # article-first 1.5: 0.721 / 0.779 / 0.462; article-first 2.5: 0.744 / 0.779 / 0.450;
     # article 1.5: 0.721 / 0.779 / 0.458; all 1.5: 0.744 / 0.778 / 0.477, but "all" leads
     # "Which Iraqi officials denied ...?" with "The United States has denied ..." again.
+    # With the dead counted apart from the injured (slots.TOLL_NEAR), article-first 1.5: seed
+    # 0.744, SQuAD 0.779 (no answer changed), MultiHop unchanged (no dev question asks a toll).
     # Abstention is unchanged by all of them (the answerability head reads the raw logits).
     slot_weight: float = 1.5
     slot_scope: str = "article-first"

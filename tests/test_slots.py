@@ -37,6 +37,19 @@ SIZE = "How large was the American contingent that parliamentarians sought to re
         ("number", "How long did the pause last?", "The pause lasted two weeks.", True),
         # a figure the question gives is not new
         ("number", "How many of the 25 fighters died?", "A strike killed 25 fighters.", False),
+        # the dead and the injured are counted apart
+        (
+            "number",
+            "How many of the organisation's personnel lost their lives in the 2018 bombing?",
+            "The PMF said that the US airstrike injured 12 other of its operatives.",
+            False,
+        ),
+        (
+            "number",
+            "How many of the organisation's personnel lost their lives in the 2018 bombing?",
+            "The PMF said an alleged US airstrike killed 22 of its members.",
+            True,
+        ),
         # a full name the question does not give
         (
             "person",

@@ -12,7 +12,8 @@ the town of Hamrin"). ``holds_slot`` reads the form the answer takes:
   preposition of place or a place noun ("in the town of Hamrin", "from a base in Kuwait";
   "the mother and three sisters of an Iraqi election commission employee" has none);
 * number: a figure that is not a span of time ("more than 5,000"; "two days after" is not a
-  size), unless the question asks how long, old or often;
+  size), unless the question asks how long, old or often; for how many were killed (or
+  injured), one next to a word for it ("killed 22", not "injured 12");
 * entity ("which aircraft", "the name of"): a new capitalised word or a code ("F-15E").
 
 The reader adds ``ReaderSettings.slot_weight`` to the ranking logit of a sentence that holds
@@ -62,6 +63,15 @@ _PLACE_NOUNS = frozenset(
     """town city country province region state village district place base capital area
     neighbourhood neighborhood street island county""".split()  # noqa: SIM905
 )
+# The dead and the injured of a strike are counted apart ("killed 22 of its members", "injured
+# 12 other of its operatives"): a figure counts for one within TOLL_NEAR words of its words.
+_DEAD = re.compile(
+    r"\b(?:kill\w*|dead|died|die|deaths?|fatalit\w*|lost\s+their\s+lives|slain|slaughter\w*|"
+    r"massacr\w*|murder\w*|execut\w*|perish\w*|martyr\w*)\b",
+    re.I,
+)
+_HURT = re.compile(r"\b(?:injur\w*|wounded|wounds?|hurt)\b", re.I)
+TOLL_NEAR = 6
 _SPAN_ASKED = re.compile(r"\bhow\s+(?:long|old|often)\b", re.I)
 
 
@@ -108,8 +118,11 @@ def holds_slot(kind: str, question: str, sentence: str) -> bool:
     if kind == "number":
         text = _DAY_MONTH.sub(" ", sentence)
         spans_count = bool(_SPAN_ASKED.search(question))
+        toll = _toll(question)
         return any(
-            (spans_count or not m.group("unit")) and m.group().split()[0].casefold()[:5] not in said
+            (spans_count or not m.group("unit"))
+            and m.group().split()[0].casefold()[:5] not in said
+            and (toll is None or _counts(text, m, toll))
             for m in _NUMBER.finditer(text)
         )
     if kind == "entity":
@@ -118,6 +131,25 @@ def holds_slot(kind: str, question: str, sentence: str) -> bool:
             _new_name(w, said) for w in words[1:]
         )
     return False
+
+
+def _toll(question: str) -> re.Pattern[str] | None:
+    """For "how many ... were killed / lost their lives / were injured": the words a figure
+    must stand near to count the dead or the injured (the other count is no answer)."""
+    if not re.search(r"\bhow\s+many\b", question, re.I):
+        return None
+    if _DEAD.search(question):
+        return _DEAD
+    if _HURT.search(question):
+        return _HURT
+    return None
+
+
+def _counts(text: str, figure: re.Match[str], toll: re.Pattern[str]) -> bool:
+    """Whether a word of ``toll`` stands within TOLL_NEAR words of ``figure``."""
+    before = _WORD.findall(text[: figure.start()])[-TOLL_NEAR:]
+    after = _WORD.findall(text[figure.end() :])[:TOLL_NEAR]
+    return bool(toll.search(" ".join(before + after)))
 
 
 def _new_name(word: str, said: set[str]) -> bool:
