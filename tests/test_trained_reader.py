@@ -88,6 +88,12 @@ def test_it_leads_with_the_answering_sentence(assistant):
             "experts launched?",
             "base in Kuwait",
         ),
+        # the dead, not "the US airstrike injured 12 other of its operatives"
+        (
+            "How many of the paramilitary umbrella organisation's personnel lost their lives "
+            "in the 2018 bombing near Albu Kamal?",
+            "killed 22",
+        ),
         # the Security Media Cell's statement next to the lead, not another article's "The
         # United States has denied ..." ("United States" has the form of a name too)
         ("Which Iraqi officials denied cooperating with US strikes?", "Security Media Cell"),
