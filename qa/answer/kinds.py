@@ -47,7 +47,8 @@ HAS = {
         r"yesterday|last (?:week|month|year))\b"
     ),
 }
-_DATE_PARTS = re.compile(
+# Day-and-month dates and years: "5 January" is a date, not a count.
+DATE_PARTS = re.compile(
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b|"
     r"\b(?:1[89]|20)\d\d\b"
 )
@@ -72,7 +73,7 @@ def is_strict(kind: str | None) -> bool:
 def holds(kind: str, text: str) -> bool:
     """Whether ``text`` holds a figure (not part of a date: "5 January" is no count) or a date."""
     if kind == "number":
-        return bool(HAS["number"].search(_DATE_PARTS.sub(" ", text)))
+        return bool(HAS["number"].search(DATE_PARTS.sub(" ", text)))
     return bool(HAS["date"].search(text))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from qa.answer.analysis import STOP, QuestionText, SentenceText, focus_words, speaker_phrase
 from qa.answer.features import FEATURES, Candidate, neighbourhood_max, rule_mask
 from qa.answer.scorer import SentenceScorer
-from qa.answer.slots import CODE, names_someone
+from qa.answer.slots import CODE, names_someone, said_prefixes
 from qa.config import ReaderSettings
 from qa.text.dates import MONTH_NAMES, WEEKDAY_NAMES
 
@@ -46,7 +46,8 @@ class AnswerRules:
         the ranker's, ``texts`` the candidates' sentences."""
         trained = _allowed(q, x, cands, self.scorer)
         role, role_word = self._role_rule(q, cands)
-        role &= self._named_rule(q, texts, cands)
+        asked = named_thing(q.text) if self.settings.named_rule else None
+        role &= self._named_rule(q, asked, texts, cands)
         topic, topic_words = self._topic_rule(q, cands)
         focus = self._focus_rule(q, x) & self._person_rule(q, texts, cands)
         consistent = self._contradiction_rule(q, x)
@@ -56,8 +57,7 @@ class AnswerRules:
         if not trained.any():
             return allowed, _barred(q)
         if not (trained & role).any():
-            asked = named_thing(q.text)
-            if asked and self.settings.named_rule:
+            if asked:
                 return allowed, f"no sentence of the closest passages names the {asked.phrase}"
             return allowed, f"no sentence of the closest passages mentions a {role_word}"
         if not (trained & role & topic).any():
@@ -90,18 +90,22 @@ class AnswerRules:
         return neighbourhood_max(has, cands) > 0, role
 
     def _named_rule(
-        self, q: QuestionText, texts: Sequence[str], cands: Sequence[Candidate]
+        self,
+        q: QuestionText,
+        asked: NamedThing | None,
+        texts: Sequence[str],
+        cands: Sequence[Candidate],
     ) -> np.ndarray:
-        """With ``ReaderSettings.named_rule``: "the name of the commander of the coalition",
-        "who is the leader of ...", "what model of drone ...": a sentence answers only when it
-        names one next to the word asked for (see ``_names_near``). "The Iraqi government
-        denied ... after the assassination of top Iranian and Iraqi commanders" names none."""
-        asked = named_thing(q.text) if self.settings.named_rule else None
+        """With ``ReaderSettings.named_rule`` (``asked`` is then ``named_thing(q.text)``): "the
+        name of the commander of the coalition", "who is the leader of ...", "what model of
+        drone ...": a sentence answers only when it names one next to the word asked for (see
+        ``_names_near``). "The Iraqi government denied ... after the assassination of top
+        Iranian and Iraqi commanders" names none."""
         if not asked:
             return np.ones(len(cands), dtype=bool)
         stems = self.scorer.sentence(asked.noun).stems
         prefix = (min(stems, key=len) if stems else asked.noun.lower())[:5]
-        said = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
+        said = said_prefixes(q.text)
         return np.array([_names_near(t, prefix, said, asked) for t in texts], dtype=bool)
 
     def _topic_rule(
@@ -134,8 +138,8 @@ class AnswerRules:
         asks = q.kind == "person" or (q.kind == "entity" and _ROLE.search(q.text))
         if not self.settings.person_rule or not asks:
             return np.ones(len(cands), dtype=bool)
-        asked = {w.lower()[:5] for w in re.findall(r"[\w'’\-]+", q.text)}
-        named = np.array([names_someone(t, asked) for t in texts], dtype=float)
+        said = said_prefixes(q.text)
+        named = np.array([names_someone(t, said) for t in texts], dtype=float)
         return neighbourhood_max(named, cands) > 0
 
     def _contradiction_rule(self, q: QuestionText, x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ The trained ranker's kind features (``features._new_kind``) count any new capita
 person, place or entity and any figure as a count, so a sentence that restates the question's
 topic ("the attackers slaughtered the mother and three sisters of an Iraqi election commission
 employee") can outrank its neighbour that holds the answer ("... from the Turkmen minority in
-the town of Hamrin"). ``holds_slot`` reads the form the answer takes:
+the town of Hamrin"). ``slot_test`` reads the form the answer takes:
 
 * person: a run of two or more capitalised words, one of them not in the question
   ("Abdul Karim Khalaf");
@@ -23,9 +23,10 @@ one (qa/answer/trained.py); the answerability head reads the logits as trained.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from qa.answer.analysis import STOP
-from qa.text.dates import MONTH_NAMES
+from qa.answer.kinds import DATE_PARTS
 
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’\-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+)+")
 # A place name stands a few words after a preposition of place or a place noun ("in Kuwait",
@@ -43,10 +44,6 @@ _NUMBER = re.compile(
     r"twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)(?![\w\-])"
     rf"(?P<unit>[\s\-]+(?:{_UNITS})\b)?",
     re.I,
-)
-_MONTH = "|".join(MONTH_NAMES)
-_DAY_MONTH = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+\d{{1,2}}\b|\b(?:1[89]|20)\d\d\b"
 )
 _WH = re.compile(
     r"\b(?:(?P<person>who|whom|whose)|(?P<place>where)|(?P<number>how\s+(?:many|much|large|big))|"
@@ -101,36 +98,61 @@ def asked_form(question: str, kind: str) -> str:
 
 
 def holds_slot(kind: str, question: str, sentence: str) -> bool:
-    """Whether ``sentence`` holds an answer of the form ``question`` asks for (``asked_form``:
+    """Whether ``sentence`` holds an answer of the form ``question`` asks for; see
+    ``slot_test``."""
+    return slot_test(kind, question)(sentence)
+
+
+def slot_test(kind: str, question: str) -> Callable[[str], bool]:
+    """Whether a sentence holds an answer of the form ``question`` asks for (``asked_form``:
     "person", "place", "number", "entity") that it does not already give; False for others.
-    ``kind``: the trained features' answer kind, used when the wh-phrase names no form."""
-    kind = asked_form(question, kind)
-    said = {w.casefold()[:5] for w in _WORD.findall(question)}
-    if kind == "person":
-        return names_someone(sentence, said)
-    if kind == "place":
-        words = _WORD.findall(sentence)
-        for i, w in enumerate(words[1:], start=1):
-            before = {b.casefold().rstrip("s") for b in words[max(i - PLACE_AFTER, 0) : i]}
-            if _new_name(w, said) and before & (_LOCATIVE | _PLACE_NOUNS):
-                return True
-        return False
-    if kind == "number":
-        text = _DAY_MONTH.sub(" ", sentence)
-        spans_count = bool(_SPAN_ASKED.search(question))
-        toll = _toll(question)
-        return any(
-            (spans_count or not m.group("unit"))
-            and m.group().split()[0].casefold()[:5] not in said
-            and (toll is None or _counts(text, m, toll))
-            for m in _NUMBER.finditer(text)
-        )
-    if kind == "entity":
-        words = _WORD.findall(sentence)
-        return any(CODE.match(w) and w.casefold()[:5] not in said for w in words) or any(
-            _new_name(w, said) for w in words[1:]
-        )
+    ``kind``: the trained features' answer kind, used when the wh-phrase names no form. The
+    question is read once; the test is then applied to each candidate sentence."""
+    form = asked_form(question, kind)
+    said = said_prefixes(question)
+    if form == "person":
+        return lambda sentence: names_someone(sentence, said)
+    if form == "place":
+        return lambda sentence: _names_place(sentence, said)
+    if form == "number":
+        spans_count, toll = bool(_SPAN_ASKED.search(question)), _toll(question)
+        return lambda sentence: _gives_figure(sentence, said, spans_count, toll)
+    if form == "entity":
+        return lambda sentence: _names_thing(sentence, said)
+    return lambda sentence: False
+
+
+def said_prefixes(question: str) -> set[str]:
+    """The first five letters of each of the question's words, lower-cased: what it says."""
+    return {w.lower()[:5] for w in _WORD.findall(question)}
+
+
+def _names_place(sentence: str, said: set[str]) -> bool:
+    words = _WORD.findall(sentence)
+    for i, w in enumerate(words[1:], start=1):
+        before = {b.casefold().rstrip("s") for b in words[max(i - PLACE_AFTER, 0) : i]}
+        if _new_name(w, said) and before & (_LOCATIVE | _PLACE_NOUNS):
+            return True
     return False
+
+
+def _gives_figure(
+    sentence: str, said: set[str], spans_count: bool, toll: re.Pattern[str] | None
+) -> bool:
+    text = DATE_PARTS.sub(" ", sentence)
+    return any(
+        (spans_count or not m.group("unit"))
+        and m.group().split()[0].casefold()[:5] not in said
+        and (toll is None or _counts(text, m, toll))
+        for m in _NUMBER.finditer(text)
+    )
+
+
+def _names_thing(sentence: str, said: set[str]) -> bool:
+    words = _WORD.findall(sentence)
+    return any(CODE.match(w) and w.casefold()[:5] not in said for w in words) or any(
+        _new_name(w, said) for w in words[1:]
+    )
 
 
 def _toll(question: str) -> re.Pattern[str] | None:
@@ -161,7 +183,7 @@ def names_someone(text: str, said: set[str]) -> bool:
     """A run of two or more capitalised words ("Abdul Karim Khalaf") with one whose first five
     letters are not in ``said``."""
     for run in _CAPITALISED_RUN.findall(text):
-        words = [w for w in re.findall(r"[\w'’\-]+", run) if w.lower() not in STOP]
+        words = [w for w in _WORD.findall(run) if w.lower() not in STOP]
         if len(words) >= 2 and any(w.lower()[:5] not in said for w in words):
             return True
     return False

@@ -26,7 +26,7 @@ from qa.answer.joint import JointModel
 from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import shared_cache
-from qa.answer.slots import holds_slot
+from qa.answer.slots import slot_test
 from qa.config import AnswerSettings, ReaderSettings
 from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader
@@ -149,12 +149,11 @@ class TrainedReader:
         weight, scope = self.settings.slot_weight, self.settings.slot_scope
         if not weight:
             return logits
-        slot = np.array([holds_slot(q.kind, question, s.text) for s in sentences], dtype=bool)
-        allowed = np.zeros(len(cands), dtype=bool)
-        allowed[rows] = True
+        holds = slot_test(q.kind, question)
+        slot = np.array([holds(s.text) for s in sentences], dtype=bool)
         lead = cands[int(rows[np.argmax(logits[rows])])]
         same = np.array([c.doc == lead.doc for c in cands], dtype=bool)
-        if scope == "article" or (scope == "article-first" and (slot & same & allowed).any()):
+        if scope == "article" or (scope == "article-first" and (slot & same)[rows].any()):
             slot &= same
         return logits + weight * slot
 
