@@ -71,6 +71,34 @@ SIZE = "How large was the American contingent that parliamentarians sought to re
             True,
         ),
         ("entity", "Which aircraft flew the raid?", "Early on, the aircraft flew the raid.", False),
+        # an organisation: a name of two capitalised words, or an "al-" name
+        (
+            "entity",
+            "Which Iran-backed militia said the attack was launched from Kuwait?",
+            "For its part, Iran-backed Kataib Hezbollah said in a statement that a US strike "
+            "targeted a group of drone experts.",
+            True,
+        ),
+        (
+            "entity",
+            "Which TV outlet relayed the response?",
+            "In a statement carried by al-Sumaria television network, the ministry expressed "
+            "surprise.",
+            True,
+        ),
+        # a dateline names where the report was filed, not an organisation
+        (
+            "entity",
+            "Which militia was blamed for the attack?",
+            "ERBIL, Kurdistan Region - The prime minister's office has condemned airstrikes.",
+            False,
+        ),
+        (
+            "entity",
+            "Which militia was blamed for the attack?",
+            "The Kurdistan Region's prime minister has condemned airstrikes.",
+            True,
+        ),
         ("date", "When was it?", "It was on 5 January.", False),  # dates: the strict rule's
     ],
 )

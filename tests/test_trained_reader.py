@@ -97,6 +97,13 @@ def test_it_leads_with_the_answering_sentence(assistant):
         # the Security Media Cell's statement next to the lead, not another article's "The
         # United States has denied ..." ("United States" has the form of a name too)
         ("Which Iraqi officials denied cooperating with US strikes?", "Security Media Cell"),
+        # the Cell's statement, reproduced under "The statement reads:", speaks as "we" and
+        # never names the Cell: it is the Cell's all the same (qa/answer/rules.py)
+        (
+            "Whose orders do all of the country's military services follow as a single unit, "
+            "according to the Cell refuting the Pentagon?",
+            "directives of the Commander-in-Chief",
+        ),
     ],
 )
 def test_it_leads_with_the_sentence_holding_the_answer(assistant, question, lead):

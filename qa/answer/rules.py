@@ -25,6 +25,11 @@ from qa.text.dates import MONTH_NAMES, WEEKDAY_NAMES
 # "according to X": this share of X's capitalised words must be in the sentence or its
 # neighbours (set on the seed set: the three answerable "according to" questions pass at 0.5).
 SPEAKER_NAME_SHARE = 0.5
+# A statement an article reproduces speaks in the first person plural ("The statement reads:
+# ... We affirm that ..."): such a sentence counts as said by X when its article names X as
+# above (seed q05, "according to the Cell refuting the Pentagon": the Cell's "We affirm that the
+# Iraqi Armed Forces ... the Commander-in-Chief" names no Cell).
+_FIRST_PLURAL = re.compile(r"\b(?:[Ww]e|[Oo]ur|us)\b")
 
 
 class AnswerRules:
@@ -44,7 +49,7 @@ class AnswerRules:
     ) -> tuple[np.ndarray, str | None]:
         """(mask of the candidates that may answer, the reason when none may); ``logits`` are
         the ranker's, ``texts`` the candidates' sentences."""
-        trained = _allowed(q, x, cands, self.scorer)
+        trained = _allowed(q, x, texts, cands, self.scorer)
         role, role_word = self._role_rule(q, cands)
         asked = named_thing(q.text) if self.settings.named_rule else None
         role &= self._named_rule(q, asked, texts, cands)
@@ -151,14 +156,19 @@ class AnswerRules:
 
 
 def _allowed(
-    q: QuestionText, x: np.ndarray, cands: Sequence[Candidate], scorer: SentenceScorer
+    q: QuestionText,
+    x: np.ndarray,
+    texts: Sequence[str],
+    cands: Sequence[Candidate],
+    scorer: SentenceScorer,
 ) -> np.ndarray:
     """The sentences that may answer: the trained rules, with "according to X" read loosely.
 
     The trained rules want all of X's content words next to a speech cue for "what did X say"
     (kept: the seed's "what did Iran's supreme leader say" has a near-miss "Iraq's leader"), and
     all of them in the window for "according to X, ...". Questions paraphrase X there ("the Cell
-    refuting the Pentagon" for the Security Media Cell), so half of X's names are enough.
+    refuting the Pentagon" for the Security Media Cell), so half of X's names are enough; a
+    first-person-plural sentence of an article that names X that way is X's statement.
     """
     if not q.speaker or q.speaker_cue:
         return rule_mask(q, x)
@@ -167,7 +177,17 @@ def _allowed(
     who = speaker_phrase(q.text) or ""
     names = _capitalised(who, scorer) or list(q.speaker)
     share = np.array([np.mean([_holds(c.text, s) for s in names]) for c in cands])
-    return allowed & (neighbourhood_max(share, cands) >= SPEAKER_NAME_SHARE)
+    near = neighbourhood_max(share, cands) >= SPEAKER_NAME_SHARE
+    voiced = np.array(
+        [
+            c.doc_text is not None
+            and bool(_FIRST_PLURAL.search(t))
+            and np.mean([_holds(c.doc_text, s) for s in names]) >= SPEAKER_NAME_SHARE
+            for t, c in zip(texts, cands)
+        ],
+        dtype=bool,
+    )
+    return allowed & (near | voiced)
 
 
 def _capitalised(text: str, scorer: SentenceScorer) -> list[str]:

@@ -14,7 +14,12 @@ the town of Hamrin"). ``slot_test`` reads the form the answer takes:
 * number: a figure that is not a span of time ("more than 5,000"; "two days after" is not a
   size), unless the question asks how long, old or often; for how many were killed (or
   injured), one next to a word for it ("killed 22", not "injured 12");
+* organisation ("which militia", "which TV outlet"): a run of two or more capitalised words with
+  a new one ("Kataib Hezbollah", "Defense Ministry") or a new "al-" name ("al-Sumaria");
 * entity ("which aircraft", "the name of"): a new capitalised word or a code ("F-15E").
+
+A dateline ("ERBIL, Kurdistan Region -", "BAGHDAD, 5 January —") names where the report was
+filed, not an answer: it is left out of the sentence first.
 
 The reader adds ``ReaderSettings.slot_weight`` to the ranking logit of a sentence that holds
 one (qa/answer/trained.py); the answerability head reads the logits as trained.
@@ -69,6 +74,15 @@ _DEAD = re.compile(
 )
 _HURT = re.compile(r"\b(?:injur\w*|wounded|wounds?|hurt)\b", re.I)
 TOLL_NEAR = 6
+_ORGANISATION_NOUNS = frozenset(
+    """militia group organisation organization movement party faction alliance coalition outlet
+    network newspaper paper channel agency broadcaster company firm ministry department
+    institution bank court council committee union brigade army""".split()  # noqa: SIM905
+)
+_AL_NAME = re.compile(r"(?<![\w\-])al-[A-Z][\w'’\-]*")
+# "ERBIL, Kurdistan Region - ", "BAGHDAD, 5 January — ", "IRBIL: ": a place in capitals, an
+# optional region or date, then a dash or a colon.
+_DATELINE = re.compile(r"^[A-Z][A-Z'’\-]{2,}(?:\s+[A-Z][A-Z'’\-]+)*(?:,[^—–\-:]{1,40})?\s*[—–\-:]\s+")
 _SPAN_ASKED = re.compile(r"\bhow\s+(?:long|old|often)\b", re.I)
 
 
@@ -92,6 +106,8 @@ def asked_form(question: str, kind: str) -> str:
             return "person"
         if word in _PLACE_NOUNS:
             return "place"
+        if word in _ORGANISATION_NOUNS:
+            return "organisation"
         if owner:
             break
     return kind
@@ -106,20 +122,37 @@ def holds_slot(kind: str, question: str, sentence: str) -> bool:
 def slot_test(kind: str, question: str) -> Callable[[str], bool]:
     """Whether a sentence holds an answer of the form ``question`` asks for (``asked_form``:
     "person", "place", "number", "entity") that it does not already give; False for others.
-    ``kind``: the trained features' answer kind, used when the wh-phrase names no form. The
+    "organisation" too; ``kind``: the trained features' answer kind, used when the wh-phrase names no form. The
     question is read once; the test is then applied to each candidate sentence."""
     form = asked_form(question, kind)
     said = said_prefixes(question)
+    test: Callable[[str], bool]
     if form == "person":
-        return lambda sentence: names_someone(sentence, said)
-    if form == "place":
-        return lambda sentence: _names_place(sentence, said)
-    if form == "number":
+        test = lambda sentence: names_someone(sentence, said)  # noqa: E731
+    elif form == "place":
+        test = lambda sentence: _names_place(sentence, said)  # noqa: E731
+    elif form == "number":
         spans_count, toll = bool(_SPAN_ASKED.search(question)), _toll(question)
-        return lambda sentence: _gives_figure(sentence, said, spans_count, toll)
-    if form == "entity":
-        return lambda sentence: _names_thing(sentence, said)
-    return lambda sentence: False
+        test = lambda sentence: _gives_figure(sentence, said, spans_count, toll)  # noqa: E731
+    elif form == "organisation":
+        test = lambda sentence: _names_organisation(sentence, said)  # noqa: E731
+    elif form == "entity":
+        test = lambda sentence: _names_thing(sentence, said)  # noqa: E731
+    else:
+        return lambda sentence: False
+    return lambda sentence: test(without_dateline(sentence))
+
+
+def without_dateline(sentence: str) -> str:
+    """``sentence`` without a leading dateline ("ERBIL, Kurdistan Region - The ..." -> "The
+    ...")."""
+    return _DATELINE.sub("", sentence, count=1)
+
+
+def _names_organisation(sentence: str, said: set[str]) -> bool:
+    if names_someone(sentence, said):
+        return True
+    return any(m.group()[3:].casefold()[:5] not in said for m in _AL_NAME.finditer(sentence))
 
 
 def said_prefixes(question: str) -> set[str]:
