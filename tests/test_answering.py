@@ -166,3 +166,31 @@ def test_seed_is_what_the_tests_use():
     assert sorted(p.name for p in SEED.iterdir()) == sorted(
         f"{q}.txt" for q in {i for item in QUESTIONS for i in item["gold_article_ids"]}
     )
+
+
+def test_a_name_typed_without_its_accents_is_the_same_name(tmp_path, seed_copy, encoder):
+    """Once "the corpus does not mention Erdogan in this context" for an article on Erdoğan
+    (SQuAD dev: "Mongke" for "Möngke", "Schrodinger" for "Schrödinger")."""
+    (seed_copy / "ankara.txt").write_text(
+        "Turkey condemns strike near Albu Kamal\n\n"
+        "ANKARA — Turkish President Recep Tayyip Erdoğan condemned the US strike near Albu "
+        "Kamal on Tuesday, saying the attack would deepen the crisis on the border.\n\n"
+        "Erdoğan told reporters in Ankara that Turkey had not been informed of the strike in "
+        "advance.\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    qa.build_index(seed_copy, index, encoder=encoder)
+    answer = qa.Assistant(index, encoder).ask("What did Erdogan say about the strike?")
+    assert not answer.abstained, answer.reason
+    assert "Erdoğan" in answer.citations[0].quote
+
+
+def test_question_and_article_words_are_compared_alike():
+    """The answer gates read both sides ``comparable``: the tokenizer alone keeps "möngk" and
+    drops "U.S." as single letters."""
+    from qa.text.tokens import comparable, tokenize
+
+    typed, written = "Mongke Khan and the US strike", "Möngke Khan and the U.S. strike"
+    assert tokenize([typed])[0] != tokenize([written])[0]
+    assert tokenize([comparable(typed)])[0] == tokenize([comparable(written)])[0]

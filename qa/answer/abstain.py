@@ -13,7 +13,7 @@ from qa.config import AnswerSettings
 from qa.index.base import IndexReader
 from qa.search.hits import Hit
 from qa.search.query import QueryPlan
-from qa.text.tokens import tokenize
+from qa.text.tokens import comparable, tokenize
 
 # Outlets a question may name that are well known; when the index holds none of their articles,
 # the question asks about coverage the corpus does not have.
@@ -89,15 +89,16 @@ def term_support(
     """Share of the question's key terms that the hits' articles mention, and names they don't.
 
     Whole articles count, not only the passages: a multi-article question names people and
-    things that sit in different parts of different articles.
+    things that sit in different parts of different articles. Both sides are read ``comparable``
+    ("Mongke" is supported by "Möngke", "US" by "U.S.").
     """
     if not plan.terms:
         return 1.0, []
     articles = dict.fromkeys(h.chunk.article_id for h in hits)
     found = Terms({t for aid in articles for t in terms.of(index, aid)})
-    stems = dict(zip(plan.terms, tokenize(list(plan.terms))))
+    stems = dict(zip(plan.terms, tokenize([comparable(t) for t in plan.terms])))
     supported = [t for t in plan.terms if all(s in found for s in stems[t])]
-    name_stems = dict(zip(plan.names, tokenize(list(plan.names))))
+    name_stems = dict(zip(plan.names, tokenize([comparable(n) for n in plan.names])))
     names = [n for n, s in name_stems.items() if s and not all(x in found for x in s)]
     return len(supported) / len(plan.terms), names
 

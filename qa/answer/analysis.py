@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.text.tokens import fold_accents
+
 Stem = Callable[[list[str]], list[str]]
 
 # Not content: question words, the 33 bm25s English stop words, and other function words.
@@ -200,7 +202,7 @@ class SentenceText:
 
 def analyse_sentence(text: str, stem: Stem) -> SentenceText:
     words = _words(text)
-    stems = stem([w.lower() for w, _, _ in words])
+    stems = stem([fold_accents(w.lower()) for w, _, _ in words])
     names = {s for (w, a, _), s in zip(words, stems) if _is_name(text, w, a)}
     return SentenceText(
         stems=frozenset(stems),
@@ -243,7 +245,7 @@ class QuestionText:
 
 def analyse_question(text: str, stem: Stem) -> QuestionText:
     words = [(w, a, b) for w, a, b in _words(text) if not _is_stop(w)]
-    stems = stem([w.lower() for w, _, _ in words])
+    stems = stem([fold_accents(w.lower()) for w, _, _ in words])
     seen: dict[str, int] = {}
     for i, s in enumerate(stems):
         seen.setdefault(s, i)
@@ -277,7 +279,10 @@ def _speaker(text: str, stem: Stem) -> tuple[list[str], bool]:
     if not m:
         return [], False
     return [
-        s for s in stem([w.lower() for w, _, _ in _words(m.group("who")) if not _is_stop(w)])
+        s
+        for s in stem(
+            [fold_accents(w.lower()) for w, _, _ in _words(m.group("who")) if not _is_stop(w)]
+        )
     ], cue
 
 

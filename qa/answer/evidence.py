@@ -17,7 +17,7 @@ from qa.embed.encoder import Encoder
 from qa.index.base import IndexReader, StoredChunk
 from qa.memo import Memo
 from qa.text.sentences import sentence_spans
-from qa.text.tokens import tokenize
+from qa.text.tokens import comparable, tokenize
 
 # Articles whose words are kept: a question reads up to 8 (its passages' articles), so 2,048
 # cover the last few hundred questions.
@@ -37,7 +37,8 @@ class Terms:
 
 
 class ArticleTerms:
-    """The stemmed words of whole articles (title and text), least recently used dropped."""
+    """The stemmed words of whole articles (title and text), read ``comparable``, least
+    recently used dropped."""
 
     def __init__(self, kept: int = ARTICLE_TERMS_KEPT) -> None:
         self._items: Memo[frozenset[str]] = Memo(kept)
@@ -46,7 +47,7 @@ class ArticleTerms:
         def make() -> frozenset[str]:
             article = index.article(article_id)
             text = f"{article.title or ''}\n{article.text}" if article else ""
-            return frozenset(tokenize([text])[0]) if text else frozenset()
+            return frozenset(tokenize([comparable(text)])[0]) if text else frozenset()
 
         return self._items.get((index.catalog().name, article_id), make)
 

@@ -82,7 +82,9 @@ _ORGANISATION_NOUNS = frozenset(
 _AL_NAME = re.compile(r"(?<![\w\-])al-[A-Z][\w'’\-]*")
 # "ERBIL, Kurdistan Region - ", "BAGHDAD, 5 January — ", "IRBIL: ": a place in capitals, an
 # optional region or date, then a dash or a colon.
-_DATELINE = re.compile(r"^[A-Z][A-Z'’\-]{2,}(?:\s+[A-Z][A-Z'’\-]+)*(?:,[^—–\-:]{1,40})?\s*[—–\-:]\s+")
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z'’\-]{2,}(?:\s+[A-Z][A-Z'’\-]+)*(?:,[^—–\-:]{1,40})?\s*[—–\-:]\s+"
+)
 _SPAN_ASKED = re.compile(r"\bhow\s+(?:long|old|often)\b", re.I)
 
 
@@ -121,9 +123,10 @@ def holds_slot(kind: str, question: str, sentence: str) -> bool:
 
 def slot_test(kind: str, question: str) -> Callable[[str], bool]:
     """Whether a sentence holds an answer of the form ``question`` asks for (``asked_form``:
-    "person", "place", "number", "entity") that it does not already give; False for others.
-    "organisation" too; ``kind``: the trained features' answer kind, used when the wh-phrase names no form. The
-    question is read once; the test is then applied to each candidate sentence."""
+    "person", "place", "number", "organisation", "entity") that it does not already give;
+    False for others. ``kind``: the trained features' answer kind, used when the wh-phrase
+    names no form. The question is read once; the test is then applied to each candidate
+    sentence."""
     form = asked_form(question, kind)
     said = said_prefixes(question)
     test: Callable[[str], bool]
