@@ -194,3 +194,13 @@ def test_question_and_article_words_are_compared_alike():
     typed, written = "Mongke Khan and the US strike", "Möngke Khan and the U.S. strike"
     assert tokenize([typed])[0] != tokenize([written])[0]
     assert tokenize([comparable(typed)])[0] == tokenize([comparable(written)])[0]
+
+
+def test_a_question_may_name_an_article_s_names_by_their_initials():
+    from qa.answer.evidence import initials
+    from qa.search.query import key_terms
+
+    found = initials("the United States and Iraq's Popular Mobilization Forces said")
+    assert {"us", "pmf"} <= found
+    # a name in another script's letters is one word, not "Jer" and "nimo"
+    assert "Jerónimo" in key_terms("When did Jerónimo de Ayanz patent a pump?")[1]

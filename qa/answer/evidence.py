@@ -7,6 +7,7 @@ the same sentences in every version).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,8 +38,9 @@ class Terms:
 
 
 class ArticleTerms:
-    """The stemmed words of whole articles (title and text), read ``comparable``, least
-    recently used dropped."""
+    """The stemmed words of whole articles (title and text), read ``comparable``, and the
+    initials of their names ("US" for "the United States", "PMF" for "Popular Mobilization
+    Forces"), least recently used dropped."""
 
     def __init__(self, kept: int = ARTICLE_TERMS_KEPT) -> None:
         self._items: Memo[frozenset[str]] = Memo(kept)
@@ -47,9 +49,31 @@ class ArticleTerms:
         def make() -> frozenset[str]:
             article = index.article(article_id)
             text = f"{article.title or ''}\n{article.text}" if article else ""
-            return frozenset(tokenize([comparable(text)])[0]) if text else frozenset()
+            if not text:
+                return frozenset()
+            text = comparable(text)
+            return frozenset(tokenize([text])[0]) | initials(text)
 
         return self._items.get((index.catalog().name, article_id), make)
+
+
+# A run of capitalised words, "of", "and", "the", "for" between them ("Islamic State of Iraq
+# and Syria"); its initials are those of the capitalised words.
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’\-]*(?:\s+(?:(?:of|and|the|for|&)\s+)*[A-Z][\w'’\-]*)+")
+_INITIALS_MOST = 6  # words of a run whose initials are taken
+
+
+def initials(text: str) -> frozenset[str]:
+    """Lower-cased initials of each stretch of two to ``_INITIALS_MOST`` capitalised words of
+    ``text`` ("the United States" -> "us", "Iraqi Popular Mobilization Forces" -> "ipmf",
+    "pmf", ...), the acronyms a question may use for them."""
+    out: set[str] = set()
+    for run in _NAME_RUN.finditer(text):
+        letters = [w[0].lower() for w in run.group().split() if w[:1].isupper()]
+        for a in range(len(letters)):
+            for b in range(a + 2, min(a + _INITIALS_MOST, len(letters)) + 1):
+                out.add("".join(letters[a:b]))
+    return frozenset(out)
 
 
 class SentenceVectorCache:

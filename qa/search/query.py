@@ -15,7 +15,7 @@ _FILLER = re.compile(
     r"(?:the\s+)?(?:article|report|story|piece)s?\s+(?:from|by)|(?:which|that)\s+was\s+published)\b",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-]*|\d[\d,.]*")
+_WORD = re.compile(r"[^\W\d_][\w'’\-]*|\d[\d,.]*")  # letters of any script ("Jerónimo")
 _QUESTION_WORDS = {
     "who",
     "whom",
