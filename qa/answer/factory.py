@@ -37,7 +37,7 @@ READERS: dict[str, Callable[[Encoder], Reader]] = {
     "none": _extractive,  # no trained reader: cosine, key terms and answer kind (extractive.py)
     "joint": _joint,  # trained + the joint model reading the question against the sentence
 }
-DEFAULT_READER = "none"
+DEFAULT_READER = "joint"
 
 
 def make_reader(name: str, encoder: Encoder) -> Reader:

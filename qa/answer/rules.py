@@ -333,6 +333,9 @@ def unsupported(q: QuestionText, row: np.ndarray, cands: Sequence[Candidate]) ->
         return f"no sentence of the closest passages mentions {', '.join(missing[:4])}"
     if row[FEATURES.index("num_conflict")] > 0:
         return "the closest sentence gives another figure or date than the question"
+    if q.kind in ("number", "date"):
+        what = "figure" if q.kind == "number" else "date"
+        return f"the closest passages give no {what} that answers the question"
     return "no sentence of the closest passages answers the question"
 
 

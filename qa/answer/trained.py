@@ -109,7 +109,8 @@ class TrainedReader:
         # the answerability head reads the ranker's logits as trained; the lead is chosen
         # with the slot bonus (qa/answer/slots.py)
         logit = float(self.scorer.answer.logit(question_row(x[rows], logits[rows])[None])[0])
-        logits = self._with_slots(q, question, sentences, cands, rows, logits)
+        bonus = self._slot_bonus(q, question, sentences, cands, rows, logits)
+        logits = logits + bonus
         top = int(rows[np.argmax(logits[rows])])
         if self.joint is not None:
             top, logit, logits = self._joint_read(qv.tokens, cands, rows, logits, logit)
@@ -118,7 +119,10 @@ class TrainedReader:
             reason = unsupported(q, x[top], cands)
             answer = abstention(question, reason, passages, notices)
             return dataclasses.replace(answer, confidence=confidence)
-        chosen = self._choose(top, np.where(allowed, logits, -np.inf), sentences, hits)
+        # the statements that join the lead are those close behind it on the ranker's own
+        # logits: the form bonus picks the lead, it does not push the others out of the answer
+        ranked = np.where(allowed, logits - bonus, -np.inf)
+        chosen = self._choose(top, ranked, sentences, hits)
         citations = tuple(
             _cite(n, sentences[i], hits[sentences[i].hit]) for n, i in enumerate(chosen, start=1)
         )
@@ -132,7 +136,7 @@ class TrainedReader:
             confidence=confidence,
         )
 
-    def _with_slots(
+    def _slot_bonus(
         self,
         q: QuestionText,
         question: str,
@@ -141,21 +145,28 @@ class TrainedReader:
         rows: np.ndarray,
         logits: np.ndarray,
     ) -> np.ndarray:
-        """The ranking logits plus ``slot_weight`` where a sentence holds the answer's form,
-        within ``slot_scope`` of the ranker's lead (the best of the allowed ``rows``): "all"
-        sentences; its "article"; or "article-first": its article's when one there holds the
-        form, else all ("Which Iraqi officials denied ...": the Security Media Cell's statement
-        next to the lead, not "The United States has denied ..." of another article)."""
+        """``slot_weight`` where a sentence holds the answer's form, else 0, within
+        ``slot_scope`` of the ranker's lead (the best of the allowed ``rows``): "all"
+        sentences; its "article"; or "article-first": its article's when the bonus lifts one of
+        them over the lead, else all ("Which Iraqi officials denied ...": the Security Media
+        Cell's statement next to the lead, not "The United States has denied ..." of another
+        article; "How large was the American contingent ...": another article's "more than
+        5,000 US troops" when the lead's article holds no figure near the top)."""
         weight, scope = self.settings.slot_weight, self.settings.slot_scope
         if not weight:
-            return logits
+            return np.zeros(len(logits))
         holds = slot_test(q.kind, question)
         slot = np.array([holds(s.text) for s in sentences], dtype=bool)
-        lead = cands[int(rows[np.argmax(logits[rows])])]
-        same = np.array([c.doc == lead.doc for c in cands], dtype=bool)
-        if scope == "article" or (scope == "article-first" and (slot & same)[rows].any()):
+        best = int(rows[np.argmax(logits[rows])])
+        same = np.array([c.doc == cands[best].doc for c in cands], dtype=bool)
+        if scope == "article-first":
+            near = np.zeros(len(logits), dtype=bool)
+            near[rows] = logits[rows] + weight > logits[best]
+            if (slot & same & near).any():
+                slot &= same
+        elif scope == "article":
             slot &= same
-        return logits + weight * slot
+        return weight * slot
 
     def _joint_read(
         self,
