@@ -12,8 +12,9 @@ from typing import Any
 DEFAULT_INDEX = "index"
 _MAX_SKIPPED_SHOWN = 20
 _READER_HELP = (
-    "trained: the trained sentence scorer; joint: trained plus the joint model (the question "
-    "read against the sentence); none: cosine, key terms and answer kind (default: none)"
+    "joint (default): the trained sentence scorer plus the joint model (the question read "
+    "against the sentence); trained: the trained sentence scorer alone; none: cosine, key "
+    "terms and answer kind (v1's scoring)"
 )
 _RERANKER_HELP = (
     "reranker of the fused passages: none (the fused order) or sentence (the trained "
