@@ -97,6 +97,17 @@ def test_it_leads_with_the_answering_sentence(assistant):
         # the Security Media Cell's statement next to the lead, not another article's "The
         # United States has denied ..." ("United States" has the form of a name too)
         ("Which Iraqi officials denied cooperating with US strikes?", "Security Media Cell"),
+        # the neighbour naming the town, not the sentence restating the topic
+        (
+            "In which town did the Turkmen election commission employee whose family was "
+            "killed live?",
+            "the town of Hamrin",
+        ),
+        # another article's figure when the lead's article has none near the top
+        (
+            "How large was the American contingent that parliamentarians sought to remove?",
+            "more than 5,000",
+        ),
         # the Cell's statement, reproduced under "The statement reads:", speaks as "we" and
         # never names the Cell: it is the Cell's all the same (qa/answer/rules.py)
         (
