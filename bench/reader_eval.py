@@ -210,15 +210,19 @@ def speed(workdir: Path, count: int) -> int:
     import qa
     from qa.answer.extractive import ExtractiveReader
     from qa.answer.trained import TrainedReader
-    from qa.config import DEFAULT_ANSWER_K
+    from qa.config import DEFAULT_ANSWER_K, ReaderSettings
 
     corpus, _ = inputs("multihop", workdir)
     assistant = qa.Assistant.open(ensure_index("multihop", corpus, workdir))
     encoder = assistant.encoder
+    # The trained and joint readers share one word-piece cache per encoder and settings
+    # (sentence_tokens.shared_cache): a budget one byte larger gives the joint reader its own,
+    # so neither reads sentences the other has just encoded.
+    own_cache = ReaderSettings(token_vector_bytes=ReaderSettings().token_vector_bytes + 1)
     readers = {
         "none": ExtractiveReader(encoder),
         "trained": TrainedReader(encoder),
-        "joint": TrainedReader(encoder, joint=True),
+        "joint": TrainedReader(encoder, own_cache, joint=True),
     }
     questions = news_questions(MULTIHOP / "dev_questions.jsonl", count)
     k = DEFAULT_ANSWER_K
