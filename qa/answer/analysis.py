@@ -155,6 +155,11 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0).replace(".", ""), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+def _stems(words: list[tuple[str, int, int]], stem: Stem) -> list[str]:
+    """The stems of ``_words`` output, lower-cased and accents folded ("Möngke" ~ "Mongke")."""
+    return stem([fold_accents(w.lower()) for w, _, _ in words])
+
+
 def _is_stop(word: str) -> bool:
     """A function word; an all-capitals word ("US", "IT") never is one."""
     return word.lower() in STOP and not (word.isupper() and len(word) >= 2)
@@ -202,7 +207,7 @@ class SentenceText:
 
 def analyse_sentence(text: str, stem: Stem) -> SentenceText:
     words = _words(text)
-    stems = stem([fold_accents(w.lower()) for w, _, _ in words])
+    stems = _stems(words, stem)
     names = {s for (w, a, _), s in zip(words, stems) if _is_name(text, w, a)}
     return SentenceText(
         stems=frozenset(stems),
@@ -245,7 +250,7 @@ class QuestionText:
 
 def analyse_question(text: str, stem: Stem) -> QuestionText:
     words = [(w, a, b) for w, a, b in _words(text) if not _is_stop(w)]
-    stems = stem([fold_accents(w.lower()) for w, _, _ in words])
+    stems = _stems(words, stem)
     seen: dict[str, int] = {}
     for i, s in enumerate(stems):
         seen.setdefault(s, i)
@@ -278,12 +283,7 @@ def _speaker(text: str, stem: Stem) -> tuple[list[str], bool]:
     m = m or _ACCORDING.search(text)
     if not m:
         return [], False
-    return [
-        s
-        for s in stem(
-            [fold_accents(w.lower()) for w, _, _ in _words(m.group("who")) if not _is_stop(w)]
-        )
-    ], cue
+    return _stems([w for w in _words(m.group("who")) if not _is_stop(w[0])], stem), cue
 
 
 def with_idf(q: QuestionText, idf: Callable[[str], float]) -> QuestionText:

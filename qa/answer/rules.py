@@ -178,13 +178,13 @@ def _allowed(
     names = _capitalised(who, scorer) or list(q.speaker)
     share = np.array([np.mean([_holds(c.text, s) for s in names]) for c in cands])
     near = neighbourhood_max(share, cands) >= SPEAKER_NAME_SHARE
+    names_x = {  # per article: does it name X
+        c.doc: np.mean([_holds(c.doc_text, s) for s in names]) >= SPEAKER_NAME_SHARE
+        for c in cands
+        if c.doc_text is not None
+    }
     voiced = np.array(
-        [
-            c.doc_text is not None
-            and bool(_FIRST_PLURAL.search(t))
-            and np.mean([_holds(c.doc_text, s) for s in names]) >= SPEAKER_NAME_SHARE
-            for t, c in zip(texts, cands)
-        ],
+        [names_x.get(c.doc, False) and bool(_FIRST_PLURAL.search(t)) for t, c in zip(texts, cands)],
         dtype=bool,
     )
     return allowed & (near | voiced)
@@ -205,6 +205,11 @@ def _barred(q: QuestionText) -> str:
     if q.speaker:
         who = speaker_phrase(q.text) or "the speaker asked about"
         return f"no sentence of the closest passages says what {who} said"
+    return _no_figure(q)
+
+
+def _no_figure(q: QuestionText) -> str:
+    """The reason for a "how many" (figure) or "when" (date) question nothing answers."""
     what = "figure" if q.kind == "number" else "date"
     return f"the closest passages give no {what} that answers the question"
 
@@ -334,8 +339,7 @@ def unsupported(q: QuestionText, row: np.ndarray, cands: Sequence[Candidate]) ->
     if row[FEATURES.index("num_conflict")] > 0:
         return "the closest sentence gives another figure or date than the question"
     if q.kind in ("number", "date"):
-        what = "figure" if q.kind == "number" else "date"
-        return f"the closest passages give no {what} that answers the question"
+        return _no_figure(q)
     return "no sentence of the closest passages answers the question"
 
 
