@@ -86,6 +86,14 @@ SIZE = "How large was the American contingent that parliamentarians sought to re
             "surprise.",
             True,
         ),
+        # an "al-" name the question gives is not new
+        (
+            "entity",
+            "Which outlet besides al-Sumaria relayed the response?",
+            "In a statement carried by al-Sumaria television network, the ministry expressed "
+            "surprise.",
+            False,
+        ),
         # a dateline names where the report was filed, not an organisation
         (
             "entity",

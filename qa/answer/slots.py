@@ -155,7 +155,7 @@ def without_dateline(sentence: str) -> str:
 def _names_organisation(sentence: str, said: set[str]) -> bool:
     if names_someone(sentence, said):
         return True
-    return any(m.group()[3:].casefold()[:5] not in said for m in _AL_NAME.finditer(sentence))
+    return any(m.group().casefold()[:5] not in said for m in _AL_NAME.finditer(sentence))
 
 
 def said_prefixes(question: str) -> set[str]:
