@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.answer.kinds import asked_clause
 from qa.text.tokens import fold_accents
 
 Stem = Callable[[list[str]], list[str]]
@@ -141,7 +142,9 @@ def default_stem() -> Stem:
 
 
 def answer_kind(question: str) -> str:
-    """One of KINDS: what sort of answer the question asks for."""
+    """One of KINDS: what sort of answer the question asks for (a leading "when ..." clause
+    that sets the scene does not count: ``kinds.asked_clause``)."""
+    question = asked_clause(question)
     if _YES_NO.match(question):
         return "yesno"
     for kind, pattern in _KIND_PATTERNS:

@@ -11,6 +11,14 @@ _NUMBER_WORDS = (
     r"thousands?|millions?|billions?|several|half"
 )
 _MONTHS = "|".join(MONTH_NAMES)
+# "When B cells begin to replicate, what do some of their offspring become?": a leading "when"
+# clause that is no question ("when" not followed by an auxiliary), then the wh-word that asks.
+_LEADING_CLAUSE = re.compile(
+    r"^\W*(?:when|while|once|after|before|if)\s+(?!(?:exactly\s+|again\s+)?(?:did|does|do|was|"
+    r"were|is|are|will|would|should|must|has|have|had|can|could)\b)[^?]*?"
+    r"(?=\b(?:what|which|who|whom|whose|where|how)\b)",
+    re.I,
+)
 _TYPES = (
     (
         "number",
@@ -55,8 +63,15 @@ DATE_PARTS = re.compile(
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’\-]+")
 
 
+def asked_clause(question: str) -> str:
+    """The question without a leading "when ..." clause that only sets the scene ("When B cells
+    begin to replicate, what do ..." asks "what do ..."); else the question itself."""
+    return _LEADING_CLAUSE.sub("", question, count=1)
+
+
 def expected_type(question: str) -> str | None:
     """What kind of answer a question wants: "number", "date", "name" or None (also yes/no)."""
+    question = asked_clause(question)
     for kind, pattern in _TYPES:
         if kind == "name" and _YES_NO.match(question):
             return None  # "Did the outlet that ... change its advice?" asks yes or no
