@@ -11,6 +11,7 @@ from conftest import DATA, SEED
 import qa
 from qa.answer.analysis import answer_kind
 from qa.answer.kinds import expected_type
+from qa.answer.rules import asked_role, named_thing
 
 GOLD = DATA / "seed_questions.jsonl"
 QUESTIONS = [json.loads(line) for line in GOLD.read_text().splitlines() if line.strip()]
@@ -112,6 +113,26 @@ def test_the_trained_readers_answer_kind_reads_past_a_leading_when_clause(questi
     """SQuAD dev: 6 answerable "When ..., what ...?" questions were read as date questions, and
     the figure/date rule barred their answers; with the clause read past, 5 lead with it."""
     assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "role"),
+    [
+        ("Who is the mayor of Baghdad?", "mayor"),
+        ("Who was the main proponent of the cellular theory of immunity?", "proponent"),
+        # the words that qualify it are read past, up to the noun (SQuAD dev: "first" was
+        # required in the answering sentence, and two answers were barred)
+        ("What was the name of the first Huguenot church in the New World?", "church"),
+        ("What is the name of the alphabet is most commonly used?", "alphabet"),
+        ("What is the name of the US commander?", "commander"),
+        ("What did the strike hit?", None),
+    ],
+)
+def test_the_role_a_question_asks_for(question, role):
+    found = asked_role(question)
+    assert (found[0] if found else None) == role
+    if role == "commander":  # an office: the named rule reads it too
+        assert named_thing(question).noun == "commander"
 
 
 def test_palestine_street_cites_the_security_media_cell_denial(answers):

@@ -86,10 +86,10 @@ class AnswerRules:
     def _role_rule(self, q: QuestionText, cands: Sequence[Candidate]) -> tuple[np.ndarray, str]:
         """With ``ReaderSettings.role_rule``: "who is the mayor of ...", "the name of the
         commander": the role asked for must be named in the sentence or a neighbour."""
-        m = _ROLE_ASKED.search(q.text)
-        if not self.settings.role_rule or not m:
+        asked = asked_role(q.text)
+        if not self.settings.role_rule or not asked:
             return np.ones(len(cands), dtype=bool), ""
-        role = m.group(1) or m.group(2)
+        role = asked[0]
         stems = self.scorer.sentence(role).stems
         has = np.array([all(_holds(c.text, s) for s in stems) for c in cands], dtype=float)
         return neighbourhood_max(has, cands) > 0, role
@@ -219,6 +219,35 @@ _ROLE_ASKED = re.compile(
     r"\bname of the ([a-z][\w\-]+)\b",
     re.I,
 )
+# After "the name of the", up to three words qualify the noun asked for ("the name of the first
+# Huguenot church in the New World" asks for a church, not a "first"); these words end it.
+_NOUN_ENDS = frozenset(
+    {
+        "of", "in", "on", "at", "for", "from", "that", "who", "whom", "which", "whose", "is",
+        "was", "were", "are", "to", "by", "with", "through", "during", "did", "does", "do",
+        "has", "have", "had", "and", "or",
+    }
+)  # fmt: skip
+_NOUN_WORD = re.compile(r"\s*([\w'’\-]+)")
+
+
+def asked_role(question: str) -> tuple[str, int, int] | None:
+    """(noun, start, end) of the role a question asks who holds or the name of: "mayor" in
+    "who is the mayor of ...", "church" in "the name of the first Huguenot church in ..."."""
+    m = _ROLE_ASKED.search(question)
+    if not m:
+        return None
+    if m.group(1):
+        return m.group(1), m.start(1), m.end(1)
+    noun, start, end = m.group(2), m.start(2), m.end(2)
+    for _ in range(3):
+        nxt = _NOUN_WORD.match(question, end)
+        if not nxt or nxt.group(1).lower() in _NOUN_ENDS:
+            break
+        noun, end = nxt.group(1), nxt.end(1)
+    return noun, start, end
+
+
 _OFFICES = (
     r"commander|leader|head|president|minister|spokes\w+|chief|mayor|governor|director|"
     r"secretary|general|officer|ambassador|envoy"
@@ -254,14 +283,13 @@ class NamedThing:
 def named_thing(question: str) -> NamedThing | None:
     """The noun whose name ``question`` asks for: "commander" in "the name of the commander
     of ...", "leader" in "who is the leader of ...", "drone" in "what model of drone"."""
-    m = _ROLE_ASKED.search(question)
-    if m and _OFFICE.match(m.group(1) or m.group(2)):
-        noun = m.group(1) or m.group(2)
-        rest = question[m.end() :]
+    role = asked_role(question)
+    if role and _OFFICE.match(role[0]):
+        noun, begin, end = role
+        rest = question[end:]
         words = _complement(rest)
         cut = _CLAUSE_START.search(rest)
-        begin = m.start(1) if m.group(1) else m.start(2)
-        phrase = (question[begin : m.end()] + rest[: cut.start() if cut else len(rest)]).strip()
+        phrase = (question[begin:end] + rest[: cut.start() if cut else len(rest)]).strip()
         return NamedThing(noun, phrase, True, frozenset(w.lower()[:5] for w in words))
     m = _MODEL_ASKED.search(question)
     if m:
