@@ -117,3 +117,10 @@ def test_holds_slot(kind, question, sentence, holds):
 def test_an_unknown_scope_names_the_choices():
     with pytest.raises(qa.SettingsError, match="article-first"):
         ReaderSettings(slot_scope="paragraph")
+
+
+def test_a_slot_weight_for_an_unknown_kind_names_the_kinds(encoder):
+    from qa.answer.trained import TrainedReader
+
+    with pytest.raises(qa.SettingsError, match="person"):
+        TrainedReader(encoder, ReaderSettings(slot_weights=(("people", 1.0),)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer.abstain import passage_gates
-from qa.answer.analysis import QuestionText, SentenceText
+from qa.answer.analysis import KINDS, QuestionText, SentenceText
 from qa.answer.evidence import ArticleTerms
 from qa.answer.extractive import _is_statement, abstention
 from qa.answer.features import Candidate, candidate_features
@@ -29,6 +29,7 @@ from qa.answer.sentence_tokens import shared_cache
 from qa.answer.slots import slot_test
 from qa.config import AnswerSettings, ReaderSettings
 from qa.embed.encoder import Encoder
+from qa.errors import SettingsError
 from qa.index.base import IndexReader
 from qa.memo import Memo
 from qa.records import Answer, Citation
@@ -58,6 +59,11 @@ class TrainedReader:
         *,
         joint: bool = False,
     ) -> None:
+        unknown = sorted(set(dict(settings.slot_weights)) - set(KINDS))
+        if unknown:
+            raise SettingsError(
+                f"slot_weights names {', '.join(unknown)}: the kinds are {', '.join(KINDS)}"
+            )
         self.settings = settings
         self.gates = answer_settings
         self.scorer = SentenceScorer.load(WEIGHTS_DIR / settings.weights, settings.weights_sha256)
@@ -145,14 +151,16 @@ class TrainedReader:
         rows: np.ndarray,
         logits: np.ndarray,
     ) -> np.ndarray:
-        """``slot_weight`` where a sentence holds the answer's form, else 0, within
+        """The kind's slot weight (``slot_weights``, else ``slot_weight``) where a sentence
+        holds the answer's form, else 0, within
         ``slot_scope`` of the ranker's lead (the best of the allowed ``rows``): "all"
         sentences; its "article"; or "article-first": its article's when the bonus lifts one of
         them over the lead, else all ("Which Iraqi officials denied ...": the Security Media
         Cell's statement next to the lead, not "The United States has denied ..." of another
         article; "How large was the American contingent ...": another article's "more than
         5,000 US troops" when the lead's article holds no figure near the top)."""
-        weight, scope = self.settings.slot_weight, self.settings.slot_scope
+        scope = self.settings.slot_scope
+        weight = dict(self.settings.slot_weights).get(q.kind, self.settings.slot_weight)
         if not weight:
             return np.zeros(len(logits))
         holds = slot_test(q.kind, question)
