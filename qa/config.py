@@ -245,9 +245,11 @@ class ReaderSettings:
     #   person stays 2.25: train 497 / 497 / 495 / 492 / 485 and dev 138 / 138 / 137 / 136 /
     #     130 prefer less, but the seed (7 / 7 / 7 / 8 / 8) and MultiHop (29 / 34 / 33 / 34 /
     #     34) need it; number stays 2.25 (train 492 from 1.5 up, seed 7 at 1.5 and 2.25, 6 at 3).
-    # In all: train +5, SQuAD dev +10, MultiHop +1, seed unchanged, against 2.25 for every kind.
+    # Entity takes 1.5, not 0.75: under 1.25 "Which Iraqi officials denied cooperating with US
+    # strikes?" leads with a headline again, not the Security Media Cell (tests pin it). In
+    # all: train +4, SQuAD dev +10, MultiHop 0, seed unchanged, against 2.25 for every kind.
     slot_weights: tuple[tuple[str, float], ...] = (
-        ("entity", 0.75),
+        ("entity", 1.5),
         ("other", 0.75),
         ("place", 1.5),
     )
