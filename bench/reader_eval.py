@@ -35,12 +35,15 @@ MULTIHOP = DATA / "multihop-rag"
 THRESHOLDS = (-4.0, -3.0, -2.5, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.5)
 
 
-def squad_inputs(workdir: Path) -> tuple[Path, Path]:
-    """SQuAD dev as a corpus (one paragraph an article) and a question file, written once."""
-    corpus, questions = workdir / "squad-dev.jsonl", workdir / "squad-dev-questions.jsonl"
+def squad_inputs(
+    workdir: Path, source: Path = SQUAD_DEV, name: str = "squad-dev"
+) -> tuple[Path, Path]:
+    """SQuAD (dev by default) as a corpus (one paragraph an article) and a question file,
+    written once."""
+    corpus, questions = workdir / f"{name}.jsonl", workdir / f"{name}-questions.jsonl"
     if corpus.is_file() and questions.is_file():
         return corpus, questions
-    data = json.loads(SQUAD_DEV.read_text(encoding="utf-8"))["data"]
+    data = json.loads(source.read_text(encoding="utf-8"))["data"]
     articles, items = [], []
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
