@@ -21,8 +21,9 @@ the town of Hamrin"). ``slot_test`` reads the form the answer takes:
 A dateline ("ERBIL, Kurdistan Region -", "BAGHDAD, 5 January —") names where the report was
 filed, not an answer: it is left out of the sentence first.
 
-The reader adds ``ReaderSettings.slot_weight`` to the ranking logit of a sentence that holds
-one (qa/answer/trained.py); the answerability head reads the logits as trained.
+The reader adds the kind's weight (``ReaderSettings.slot_weights``, else ``slot_weight``) to
+the ranking logit of a sentence that holds one (qa/answer/trained.py); the answerability head
+reads the logits as trained.
 """
 
 from __future__ import annotations
