@@ -233,14 +233,13 @@ class ReaderSettings:
     # Per answer kind (qa/answer/analysis.py KINDS), the weight where it is not slot_weight.
     # A full name for "who" and a figure for "how many" are reliable forms; "which <noun>"
     # (entity), a named place and the looser forms of other questions less so. Measured
-    # 2026-12-04 (joint reader at -1.8, each set's questions with a gold answer string; the
-    # candidates of every question dumped once and re-ranked per weight, script in the README,
-    # "Since 2026-12-04"), gold answer in the first quote at 0 / 0.75 / 1.5 / 2.25 / 3.0:
-    #   entity: SQuAD train (never tuned on) 398 / 400 / 399 / 399 / 395, SQuAD dev 90 / 90 /
-    #     90 / 87 / 86, MultiHop dev 75 / 77 / 76 / 74 / 74, seed 13 at every weight;
-    #   other: train 1312 / 1313 / 1311 / 1310 / 1309, dev 915 / 916 / 914 / 911 / 910,
+    # 2026-12-04 with `bench/slot_weights.py --workdir DIR` (joint reader at -1.8; answerable
+    # questions with a gold answer string whose lead holds it), at 0 / 0.75 / 1.5 / 2.25 / 3.0:
+    #   entity: SQuAD train (never tuned on) 390 / 392 / 391 / 391 / 387, SQuAD dev 91 / 91 /
+    #     91 / 88 / 87, MultiHop dev 75 / 77 / 76 / 74 / 74, seed 13 at every weight;
+    #   other: train 1314 / 1315 / 1313 / 1312 / 1311, dev 920 / 921 / 919 / 916 / 915,
     #     MultiHop 9 / 9 / 10 / 10 / 9, seed 5 at every weight;
-    #   place: train 199 / 196 / 198 / 197 / 194, dev 54 / 56 / 57 / 55 / 56, MultiHop 8 / 8 /
+    #   place: train 200 / 197 / 199 / 198 / 195, dev 54 / 56 / 57 / 55 / 56, MultiHop 8 / 8 /
     #     7 / 8 / 8, seed 0 / 0 / 1 / 1 / 1 (the seed needs 1.5);
     #   person stays 2.25: train 497 / 497 / 495 / 492 / 485 and dev 138 / 138 / 137 / 136 /
     #     130 prefer less, but the seed (7 / 7 / 7 / 8 / 8) and MultiHop (29 / 34 / 33 / 34 /
