@@ -263,6 +263,20 @@ class ReaderSettings:
     # Without any, up to ``runners_up`` more sentences of the lead's article this close join.
     support_margin: float = 1.0
     runners_up: int = 2
+    # The lead quote takes in the next sentence when that one points back to it ("It was
+    # commissioned by Odo"; qa/answer/quotes.py) and its ranker logit is within this margin of
+    # the lead's (inf: always; -inf: never); and the previous sentence when the lead itself
+    # points back (``antecedent``). Measured 2026-12-04 (`bench/reader_eval.py --sets
+    # seed,squad,multihop --readers joint --variant continuation_margin=... --variant
+    # antecedent=false`, joint at -1.8), gold answer in the first quote SQuAD dev at margin
+    # -inf / 1 / 2 / 3 / inf: 0.793 / 0.796 / 0.798 / 0.799 / 0.809, leads of more than one
+    # sentence 312 / 337 / 370 / 403 / 793 of 3,524 answered; seed 0.814 and MultiHop-RAG
+    # 0.481 at every margin (MultiHop leads of more than one sentence 43 / 52 / 65 / 90 / 137
+    # of 634). Without the antecedent (margin 1): SQuAD 0.791. 1.0 is support_margin, the
+    # margin at which the next sentence would have been quoted anyway, as a statement of its
+    # own: wider margins add text the reader itself ranks far below the lead (README).
+    continuation_margin: float = 1.0
+    antecedent: bool = True
     # Word-piece vectors and text analyses kept for answering: ~28 KB (fp16, 384-d, ~37 pieces)
     # and ~12 KB a sentence, so 96 MB hold the quotable sentences of about 300 news chunks
     # (~40 questions of 8 passages).

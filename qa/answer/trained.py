@@ -23,6 +23,7 @@ from qa.answer.evidence import ArticleTerms
 from qa.answer.extractive import _is_statement, abstention
 from qa.answer.features import Candidate, candidate_features
 from qa.answer.joint import JointModel
+from qa.answer.quotes import refers_back
 from qa.answer.rules import AnswerRules, unsupported
 from qa.answer.scorer import NO_ANSWER, WEIGHTS_DIR, SentenceScorer, question_row
 from qa.answer.sentence_tokens import shared_cache
@@ -129,9 +130,10 @@ class TrainedReader:
         # logits: the form bonus picks the lead, it does not push the others out of the answer
         ranked = np.where(allowed, logits - bonus, -np.inf)
         chosen = self._choose(top, ranked, sentences, hits)
-        citations = tuple(
-            _cite(n, sentences[i], hits[sentences[i].hit]) for n, i in enumerate(chosen, start=1)
-        )
+        span = self._lead_span(top, logits - bonus, sentences, cands, hits)
+        rest = [sentences[i] for i in chosen if i not in span]
+        quoted = [_joined(sentences, span, top, hits), *rest]
+        citations = tuple(_cite(n, s, hits[s.hit]) for n, s in enumerate(quoted, start=1))
         return Answer(
             question=question,
             text=" ".join(f"{c.quote} [{c.n}]" for c in citations),
@@ -259,6 +261,45 @@ class TrainedReader:
         # an Assistant answers from several threads at a time: Memo is thread-safe
         return self._articles.get((index.catalog().name, article_id), make)
 
+    def _lead_span(
+        self,
+        top: int,
+        scores: np.ndarray,
+        sentences: list[_Sentence],
+        cands: list[Candidate],
+        hits: list[Hit],
+    ) -> list[int]:
+        """The sentences the lead quote spans, in reading order (qa/answer/quotes.py): the
+        lead, after the previous sentence when the lead points back to it (``antecedent``),
+        and before the next one when that points back to the lead and its ranking ``scores``
+        are within ``continuation_margin`` of the lead's. Only
+        sentences next to it in the article and inside the lead's passage."""
+        chunk = hits[sentences[top].hit].chunk
+        inside = range(chunk.start, chunk.start + len(chunk.text) + 1)
+
+        def neighbour(step: int) -> int | None:
+            want = (cands[top].doc, cands[top].position + step)
+            return next(
+                (
+                    j
+                    for j, c in enumerate(cands)
+                    if (c.doc, c.position) == want
+                    and sentences[j].start in inside
+                    and sentences[j].end in inside
+                ),
+                None,
+            )
+
+        span = [top]
+        before = neighbour(-1) if self.settings.antecedent else None
+        if before is not None and refers_back(sentences[top].text):
+            span.insert(0, before)
+        after, margin = neighbour(1), self.settings.continuation_margin
+        near = after is not None and scores[after] >= scores[top] - margin
+        if near and refers_back(sentences[after].text):
+            span.append(after)
+        return span
+
     def _choose(
         self, top: int, logits: np.ndarray, sentences: list[_Sentence], hits: list[Hit]
     ) -> list[int]:
@@ -284,6 +325,17 @@ class TrainedReader:
             others.sort(key=lambda i: (hits[sentences[i].hit].chunk.published or "9", -logits[i]))
             return [top, *others]
         return [top, *sorted(same[: self.settings.runners_up], key=lambda i: sentences[i].start)]
+
+
+def _joined(sentences: list[_Sentence], span: list[int], top: int, hits: list[Hit]) -> _Sentence:
+    """One quote of the adjacent sentences ``span`` (reading order), cut from the passage of
+    the lead (``top``), which holds them all."""
+    if len(span) == 1:
+        return sentences[top]
+    first, last = sentences[span[0]], sentences[span[-1]]
+    chunk = hits[sentences[top].hit].chunk
+    text = chunk.text[first.start - chunk.start : last.end - chunk.start]
+    return _Sentence(sentences[top].hit, first.start, last.end, text)
 
 
 def _with_stems(text: SentenceText | None, stems: frozenset[str]) -> SentenceText | None:

@@ -1,0 +1,76 @@
+"""The lead quote takes in the sentence that continues it, with the real model and index."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import qa
+from qa.answer.quotes import refers_back
+from qa.answer.trained import TrainedReader
+from qa.config import ReaderSettings
+
+ARTICLE = """Norman art in England
+
+By far the most famous work of Norman art is the Bayeux Tapestry, which is not a tapestry but a
+work of embroidery. It was commissioned by Odo, the Bishop of Bayeux and first Earl of Kent,
+employing natives from Kent who were learned in the Nordic traditions. The tapestry is kept in a
+museum in Bayeux today. Norman churches of the period were built in the Romanesque style, with
+rounded arches and thick walls.
+"""
+
+
+@pytest.mark.parametrize(
+    ("sentence", "back"),
+    [
+        ("It was commissioned by Odo.", True),
+        ("“They said the strike was illegal.", True),
+        ("Instead, the Lisbon Treaty was enacted.", True),
+        ("Its most familiar effect is beta decay.", True),
+        ("Italy denied any role.", False),  # a name that begins like a pronoun
+        ("Thistles grow there.", False),
+        ("The Iraqi government denied it.", False),
+    ],
+)
+def test_a_sentence_that_points_back(sentence, back):
+    assert refers_back(sentence) is back
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, encoder):
+    corpus = tmp_path_factory.mktemp("tapestry") / "corpus"
+    corpus.mkdir()
+    (corpus / "norman-art.txt").write_text(ARTICLE, encoding="utf-8")
+    path = corpus.parent / "index"
+    qa.build_index(corpus, path, encoder=encoder)
+    return path
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [ReaderSettings(), ReaderSettings(continuation_margin=math.inf)],
+    ids=["default", "always"],
+)
+def test_the_lead_quote_keeps_its_sentence_pointing_back(index, encoder, settings):
+    """Whichever of the two leads, the quote holds both: "It was commissioned by Odo" alone
+    cannot be checked, and the sentence before it names no one."""
+    assistant = qa.Assistant(index, encoder, reader=TrainedReader(encoder, settings, joint=True))
+    answer = assistant.ask("Who commissioned the Bayeux Tapestry?")
+    assert not answer.abstained, answer.reason
+    lead = answer.citations[0]
+    assert "the Bayeux Tapestry, which" in lead.quote
+    assert "It was commissioned by Odo" in lead.quote
+    text = assistant.article(lead.article_id).text
+    assert text[lead.quote_start : lead.quote_end] == lead.quote
+    # the continuation is quoted once, not again as a statement of its own
+    assert sum("commissioned by Odo" in c.quote for c in answer.citations) == 1
+
+
+def test_with_both_off_the_lead_is_one_sentence(index, encoder):
+    settings = ReaderSettings(continuation_margin=-math.inf, antecedent=False)
+    assistant = qa.Assistant(index, encoder, reader=TrainedReader(encoder, settings, joint=True))
+    answer = assistant.ask("Who commissioned the Bayeux Tapestry?")
+    assert not answer.abstained, answer.reason
+    lead = answer.citations[0].quote
+    assert ("Bayeux Tapestry, which" in lead) != ("commissioned by Odo" in lead)
