@@ -265,8 +265,8 @@ class ReaderSettings:
     runners_up: int = 2
     # The lead quote takes in the next sentence when that one points back to it ("It was
     # commissioned by Odo"; qa/answer/quotes.py) and its ranker logit is within this margin of
-    # the lead's (inf: always; -inf: never); and the previous sentence when the lead itself
-    # points back (``antecedent``). Measured 2026-12-04 (`bench/reader_eval.py --sets
+    # the lead's (inf: always; -inf: never); every quote takes in the previous sentence when it
+    # points back itself (``antecedent``). Measured 2026-12-04 (`bench/reader_eval.py --sets
     # seed,squad,multihop --readers joint --variant continuation_margin=... --variant
     # antecedent=false`, joint at -1.8), gold answer in the first quote SQuAD dev at margin
     # -inf / 1 / 2 / 3 / inf: 0.793 / 0.796 / 0.798 / 0.799 / 0.809, leads of more than one

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+from conftest import DATA
 
 import qa
 from qa.answer.quotes import refers_back
 from qa.answer.trained import TrainedReader
 from qa.config import ReaderSettings
+from qa.text.sentences import sentence_spans
+
+GOLD = DATA / "seed_questions.jsonl"
 
 ARTICLE = """Norman art in England
 
@@ -74,3 +79,22 @@ def test_with_both_off_the_lead_is_one_sentence(index, encoder):
     assert not answer.abstained, answer.reason
     lead = answer.citations[0].quote
     assert ("Bayeux Tapestry, which" in lead) != ("commissioned by Odo" in lead)
+
+
+def test_every_seed_quote_is_one_exact_span_quoted_once(seed_index, encoder):
+    """Over the seed gold questions: each quote is its article's text at its offsets, and no
+    sentence is quoted twice (a continuation or antecedent is not a statement again)."""
+    assistant = qa.Assistant(seed_index, encoder, reader=TrainedReader(encoder, joint=True))
+    questions = [json.loads(line)["question"] for line in GOLD.read_text().splitlines() if line]
+    joined = 0
+    for question in questions:
+        answer = assistant.ask(question)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for c in answer.citations:
+            text = assistant.article(c.article_id).text
+            assert text[c.quote_start : c.quote_end] == c.quote, question
+            for a, b in spans.get(c.article_id, []):
+                assert c.quote_end <= a or b <= c.quote_start, question
+            spans.setdefault(c.article_id, []).append((c.quote_start, c.quote_end))
+            joined += len(sentence_spans(c.quote)) > 1
+    assert joined  # some seed answers do quote two sentences as one

@@ -130,9 +130,10 @@ class TrainedReader:
         # logits: the form bonus picks the lead, it does not push the others out of the answer
         ranked = np.where(allowed, logits - bonus, -np.inf)
         chosen = self._choose(top, ranked, sentences, hits)
-        span = self._lead_span(top, logits - bonus, sentences, cands, hits)
-        rest = [sentences[i] for i in chosen if i not in span]
-        quoted = [_joined(sentences, span, top, hits), *rest]
+        lead = self._spans([top], logits - bonus, sentences, cands, hits)[0]
+        chosen = [top, *(i for i in chosen[1:] if i not in lead)]
+        spans = self._spans(chosen, logits - bonus, sentences, cands, hits)
+        quoted = [_joined(sentences, span, i, hits) for span, i in zip(spans, chosen)]
         citations = tuple(_cite(n, s, hits[s.hit]) for n, s in enumerate(quoted, start=1))
         return Answer(
             question=question,
@@ -261,44 +262,35 @@ class TrainedReader:
         # an Assistant answers from several threads at a time: Memo is thread-safe
         return self._articles.get((index.catalog().name, article_id), make)
 
-    def _lead_span(
+    def _spans(
         self,
-        top: int,
+        chosen: list[int],
         scores: np.ndarray,
         sentences: list[_Sentence],
         cands: list[Candidate],
         hits: list[Hit],
-    ) -> list[int]:
-        """The sentences the lead quote spans, in reading order (qa/answer/quotes.py): the
-        lead, after the previous sentence when the lead points back to it (``antecedent``),
-        and before the next one when that points back to the lead and its ranking ``scores``
-        are within ``continuation_margin`` of the lead's. Only
-        sentences next to it in the article and inside the lead's passage."""
-        chunk = hits[sentences[top].hit].chunk
-        inside = range(chunk.start, chunk.start + len(chunk.text) + 1)
-
-        def neighbour(step: int) -> int | None:
-            want = (cands[top].doc, cands[top].position + step)
-            return next(
-                (
-                    j
-                    for j, c in enumerate(cands)
-                    if (c.doc, c.position) == want
-                    and sentences[j].start in inside
-                    and sentences[j].end in inside
-                ),
-                None,
+    ) -> list[list[int]]:
+        """The sentences each quote spans, in reading order (qa/answer/quotes.py): each chosen
+        sentence after the previous one when it points back to it (``antecedent``); the lead
+        (``chosen[0]``) also before the next sentence when that one points back to it and its
+        ranking ``scores`` are within ``continuation_margin`` of the lead's. Only sentences
+        next to it in the article, inside its passage, and quoted nowhere else."""
+        taken = set(chosen)
+        spans = []
+        for n, i in enumerate(chosen):
+            span = [i]
+            before = _neighbour(i, -1, sentences, cands, hits) if self.settings.antecedent else None
+            if before is not None and before not in taken and refers_back(sentences[i].text):
+                span.insert(0, before)
+            after = _neighbour(i, 1, sentences, cands, hits) if n == 0 else None
+            near = (
+                after is not None and scores[after] >= scores[i] - self.settings.continuation_margin
             )
-
-        span = [top]
-        before = neighbour(-1) if self.settings.antecedent else None
-        if before is not None and refers_back(sentences[top].text):
-            span.insert(0, before)
-        after, margin = neighbour(1), self.settings.continuation_margin
-        near = after is not None and scores[after] >= scores[top] - margin
-        if near and refers_back(sentences[after].text):
-            span.append(after)
-        return span
+            if near and after not in taken and refers_back(sentences[after].text):
+                span.append(after)
+            taken.update(span)
+            spans.append(span)
+        return spans
 
     def _choose(
         self, top: int, logits: np.ndarray, sentences: list[_Sentence], hits: list[Hit]
@@ -325,6 +317,26 @@ class TrainedReader:
             others.sort(key=lambda i: (hits[sentences[i].hit].chunk.published or "9", -logits[i]))
             return [top, *others]
         return [top, *sorted(same[: self.settings.runners_up], key=lambda i: sentences[i].start)]
+
+
+def _neighbour(
+    i: int, step: int, sentences: list[_Sentence], cands: list[Candidate], hits: list[Hit]
+) -> int | None:
+    """The sentence ``step`` (+1, -1) from sentence ``i`` in its article, if a candidate and
+    inside ``i``'s passage."""
+    chunk = hits[sentences[i].hit].chunk
+    inside = range(chunk.start, chunk.start + len(chunk.text) + 1)
+    want = (cands[i].doc, cands[i].position + step)
+    return next(
+        (
+            j
+            for j, c in enumerate(cands)
+            if (c.doc, c.position) == want
+            and sentences[j].start in inside
+            and sentences[j].end in inside
+        ),
+        None,
+    )
 
 
 def _joined(sentences: list[_Sentence], span: list[int], top: int, hits: list[Hit]) -> _Sentence:
