@@ -115,6 +115,12 @@ def test_it_leads_with_the_answering_sentence(assistant):
             "according to the Cell refuting the Pentagon?",
             "directives of the Commander-in-Chief",
         ),
+        # "..., saying the operations ... can undermine cooperation" is the office's statement
+        # ("saying" is a speech cue; the question had been abstained)
+        (
+            "What did the Iraqi prime minister's office say about the airstrikes?",
+            "prime minister’s office has condemned airstrikes",
+        ),
     ],
 )
 def test_it_leads_with_the_sentence_holding_the_answer(assistant, question, lead):

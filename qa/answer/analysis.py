@@ -56,10 +56,13 @@ _NEGATION = re.compile(
     r"\b(?:not|no|never|none|neither|nor|without|cannot|unable)\b|n['’]t\b",
     re.I,
 )
+# Speech cues. "saying" and "adding" since 2026-12-04: the seed's "The Iraqi prime minister's
+# office has condemned airstrikes ..., saying the operations ... can undermine cooperation" is
+# the office's statement ("What did the Iraqi prime minister's office say ...?" had abstained).
 _SPEECH = re.compile(
-    r"\b(?:said|says|say|told|tells|tell|stated|states|statement|announced|announces|claimed|"
-    r"claims|according|added|noted|warned|wrote|declared|denied|denies|insisted|argued|"
-    r"described|called|urged|confirmed|reported|quoted|spokesman|spokeswoman|spokesperson)\b",
+    r"\b(?:said|says|say|saying|told|tells|tell|stated|states|statement|announced|announces|"
+    r"claimed|claims|according|added|adding|noted|warned|wrote|declared|denied|denies|insisted|"
+    r"argued|described|called|urged|confirmed|reported|quoted|spokesman|spokeswoman|spokesperson)\b",
     re.I,
 )
 _SAY_QUESTION = re.compile(
