@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
                 max_length=160,
                 return_tensors="pt",
             )
-            with torch.inference_mode():
+            with torch.no_grad():
                 hidden = model(**enc, output_hidden_states=True).hidden_states[frozen].clone()
             out.append((idx, hidden, enc["attention_mask"]))
         print(f"frozen layers: {len(pairs)} pairs, {time.time() - started:.0f} s", flush=True)
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
             dev.append((q.text, par.sentence(i), float(hit)))
             owner.append(qi)
     scores = np.zeros(len(dev), np.float32)
-    with torch.inference_mode():
+    with torch.no_grad():
         for idx, hidden, mask in cached(dev, 64):
             scores[idx] = top(hidden, mask).numpy()
     best = np.full(len(questions), -np.inf)
