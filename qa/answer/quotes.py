@@ -1,11 +1,12 @@
-"""What the lead quote spans: a sentence, joined by its neighbour when one refers to the other.
+"""What a quote spans: a sentence, joined by its neighbour when one refers to the other.
 
 "By far the most famous work of Norman art is the Bayeux Tapestry ... It was commissioned by
 Odo, the Bishop of Bayeux": the second sentence is the first one's statement going on, and
-"It was commissioned by Odo" alone cannot be checked without it. The lead sentence is quoted
-with the next one when that opens with a word pointing back (a pronoun, "This", "Such",
-"Instead"), and after the previous one when the lead itself opens so. Both must be adjacent
-in the article and inside the lead's passage, so the quote stays one exact span of it.
+"It was commissioned by Odo" alone cannot be checked without it. A quoted sentence that opens
+with a word pointing back (a pronoun, "This", "Such", "Instead") is quoted after the previous
+one, and the lead also with the next one when that opens so (``TrainedReader._spans``). Both
+must be adjacent in the article and inside the quoted sentence's passage, so the quote stays
+one exact span of it.
 """
 
 from __future__ import annotations

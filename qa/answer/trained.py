@@ -130,10 +130,8 @@ class TrainedReader:
         # logits: the form bonus picks the lead, it does not push the others out of the answer
         ranked = np.where(allowed, logits - bonus, -np.inf)
         chosen = self._choose(top, ranked, sentences, hits)
-        lead = self._spans([top], logits - bonus, sentences, cands, hits)[0]
-        chosen = [top, *(i for i in chosen[1:] if i not in lead)]
         spans = self._spans(chosen, logits - bonus, sentences, cands, hits)
-        quoted = [_joined(sentences, span, i, hits) for span, i in zip(spans, chosen)]
+        quoted = [_joined(sentences, span, i, hits) for i, span in spans]
         citations = tuple(_cite(n, s, hits[s.hit]) for n, s in enumerate(quoted, start=1))
         return Answer(
             question=question,
@@ -269,27 +267,43 @@ class TrainedReader:
         sentences: list[_Sentence],
         cands: list[Candidate],
         hits: list[Hit],
-    ) -> list[list[int]]:
-        """The sentences each quote spans, in reading order (qa/answer/quotes.py): each chosen
-        sentence after the previous one when it points back to it (``antecedent``); the lead
-        (``chosen[0]``) also before the next sentence when that one points back to it and its
-        ranking ``scores`` are within ``continuation_margin`` of the lead's. Only sentences
+    ) -> list[tuple[int, list[int]]]:
+        """(quoted sentence, the sentences its quote spans in reading order) for the lead
+        (``chosen[0]``) and each chosen statement not inside the lead's quote
+        (qa/answer/quotes.py): a quote takes in the previous sentence when it points back to it
+        (``antecedent``); the lead also the next sentence when that one points back to it and
+        its ranking ``scores`` are within ``continuation_margin`` of the lead's. Only sentences
         next to it in the article, inside its passage, and quoted nowhere else."""
-        taken = set(chosen)
-        spans = []
-        for n, i in enumerate(chosen):
-            span = [i]
-            before = _neighbour(i, -1, sentences, cands, hits) if self.settings.antecedent else None
+        where = {(c.doc, c.position): j for j, c in enumerate(cands)}
+
+        def neighbour(i: int, step: int) -> int | None:
+            j = where.get((cands[i].doc, cands[i].position + step))
+            chunk = hits[sentences[i].hit].chunk
+            inside = range(chunk.start, chunk.start + len(chunk.text) + 1)
+            if j is None or sentences[j].start not in inside or sentences[j].end not in inside:
+                return None
+            return j
+
+        def span(i: int, taken: set[int], lead: bool) -> list[int]:
+            out = [i]
+            before = neighbour(i, -1) if self.settings.antecedent else None
             if before is not None and before not in taken and refers_back(sentences[i].text):
-                span.insert(0, before)
-            after = _neighbour(i, 1, sentences, cands, hits) if n == 0 else None
-            near = (
-                after is not None and scores[after] >= scores[i] - self.settings.continuation_margin
-            )
-            if near and after not in taken and refers_back(sentences[after].text):
-                span.append(after)
-            taken.update(span)
-            spans.append(span)
+                out.insert(0, before)
+            after = neighbour(i, 1) if lead else None
+            margin = self.settings.continuation_margin
+            near = after is not None and scores[after] >= scores[i] - margin
+            if near and refers_back(sentences[after].text):
+                out.append(after)
+            return out
+
+        top = chosen[0]
+        lead = span(top, {top}, lead=True)
+        rest = [i for i in chosen[1:] if i not in lead]
+        taken = {*lead, *rest}
+        spans = [(top, lead)]
+        for i in rest:
+            spans.append((i, span(i, taken, lead=False)))
+            taken.update(spans[-1][1])
         return spans
 
     def _choose(
@@ -317,26 +331,6 @@ class TrainedReader:
             others.sort(key=lambda i: (hits[sentences[i].hit].chunk.published or "9", -logits[i]))
             return [top, *others]
         return [top, *sorted(same[: self.settings.runners_up], key=lambda i: sentences[i].start)]
-
-
-def _neighbour(
-    i: int, step: int, sentences: list[_Sentence], cands: list[Candidate], hits: list[Hit]
-) -> int | None:
-    """The sentence ``step`` (+1, -1) from sentence ``i`` in its article, if a candidate and
-    inside ``i``'s passage."""
-    chunk = hits[sentences[i].hit].chunk
-    inside = range(chunk.start, chunk.start + len(chunk.text) + 1)
-    want = (cands[i].doc, cands[i].position + step)
-    return next(
-        (
-            j
-            for j, c in enumerate(cands)
-            if (c.doc, c.position) == want
-            and sentences[j].start in inside
-            and sentences[j].end in inside
-        ),
-        None,
-    )
 
 
 def _joined(sentences: list[_Sentence], span: list[int], top: int, hits: list[Hit]) -> _Sentence:
